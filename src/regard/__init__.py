@@ -1,0 +1,1 @@
+"""Regard: self-hosted, accountable face detection and recognition."""

@@ -1,0 +1,1 @@
+"""The operations with Rekognition's semantics: validation, scopes, audit and thresholds live here, once."""
