@@ -71,13 +71,12 @@ class Store(Protocol):
     ) -> list[FaceRecord]:
         """Ordered by face_id; ``after`` is exclusive."""
 
-    def find_faces_by_image(self, collection_id: str, image_sha256: str, external_image_id: str | None) -> list[
-        FaceRecord
-    ]:
+    def find_faces_by_image(
+        self, collection_id: str, image_sha256: str, external_image_id: str | None
+    ) -> list[FaceRecord]:
         """Faces indexed before from the same image bytes under the same ExternalImageId."""
 
-    def get_embeddings(self, collection_id: str, face_ids: Sequence[str]) -> dict[str, Vector]:
-        ...
+    def get_embeddings(self, collection_id: str, face_ids: Sequence[str]) -> dict[str, Vector]: ...
 
     def delete_faces(
         self, collection_id: str, face_ids: Sequence[str], *, audit: AuditEntry | None = None
@@ -121,7 +120,9 @@ class Store(Protocol):
     def recall_request(self, token: str, operation: str) -> tuple[str, dict[str, object]] | None:
         """The (parameters digest, response) remembered for a ClientRequestToken, if any."""
 
-    def remember_request(self, token: str, operation: str, digest: str, response: dict[str, object]) -> None: ...
+    def remember_request(
+        self, token: str, operation: str, digest: str, response: dict[str, object]
+    ) -> None: ...
 
     # --- audit -----------------------------------------------------------------------------------
     def append_audit(self, entry: AuditEntry) -> AuditRecord: ...

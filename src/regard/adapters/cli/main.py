@@ -12,6 +12,9 @@ import click
 
 COMMAND_MODULES = [
     "regard.adapters.cli.faces",
+    "regard.adapters.cli.collections",
+    "regard.adapters.cli.accountability",
+    "regard.adapters.cli.server",
 ]
 
 

@@ -1,0 +1,95 @@
+"""Run the Rekognition endpoint under uvicorn: JSON logs, our own socket (port 0 works), graceful stop.
+
+On SIGINT/SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to ``grace`` seconds), runs
+the app's shutdown (worker pools drained), and only then is ``regard`` closed, so no write is cut short.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+from typing import TYPE_CHECKING, Any
+
+from regard.adapters.aws.app import DEFAULT_MAX_BODY, create_app
+
+if TYPE_CHECKING:
+    from regard.service.app import Regard
+
+log = logging.getLogger("regard.server")
+
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in vars(record).items() if k not in _STANDARD and v is not None})
+        if record.exc_info:
+            data["trace"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; binding here (not in uvicorn) lets us report the real port when asked for 0."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(
+    regard: Regard,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    max_concurrency: int = 2,
+    queue_limit: int = 64,
+    request_timeout: float = 60.0,
+    grace: int = 30,
+) -> None:
+    """Serve until a stop signal, then close ``regard``."""
+    import uvicorn
+
+    app = create_app(
+        regard,
+        max_body=max_body,
+        max_concurrency=max_concurrency,
+        queue_limit=queue_limit,
+        request_timeout=request_timeout,
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,  # our own structured line per request replaces it
+        server_header=False,
+        timeout_graceful_shutdown=grace,
+        lifespan="on",
+    )
+    sock = bind(host, port)
+    actual = sock.getsockname()[1]
+    log.info("listening", extra={"url": f"http://{host}:{actual}", "port": actual})
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        regard.close()
+        log.info("stopped")

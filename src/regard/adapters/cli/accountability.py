@@ -1,0 +1,122 @@
+"""``regard audit``, ``regard retention`` and ``regard erase``: showing what was done, and undoing it for good."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from regard.adapters.cli.common import cli_context, open_regard, print_json
+from regard.adapters.cli.options import data_option
+
+console = Console()
+
+
+@click.group("audit")
+def audit() -> None:
+    """Read and verify the tamper-evident audit log."""
+
+
+@audit.command("list")
+@click.option("--collection", "collection_id", help="Only records about this collection.")
+@click.option("--since", help="Only records at or after this time (ISO 8601, UTC unless stated, or epoch s).")
+@click.option("--limit", type=int, default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
+@data_option
+def audit_list(
+    collection_id: str | None, since: str | None, limit: int, as_json: bool, data_dir: Path
+) -> None:
+    """List audit records, oldest first."""
+    params: dict[str, Any] = {"MaxResults": limit}
+    if collection_id:
+        params["CollectionId"] = collection_id
+    if since:
+        params["Since"] = since
+    with open_regard(data_dir) as regard:
+        records = regard.invoke("ListAuditRecords", params, cli_context())["Records"]
+    if as_json:
+        print_json(records)
+        return
+    table = Table("seq", "time (UTC)", "operation", "key", "collection", "client", "details")
+    for record in records:
+        details = ", ".join(f"{k}={_short(v)}" for k, v in record["Details"].items())
+        table.add_row(
+            str(record["Sequence"]),
+            record["Time"][:19],
+            record["Operation"],
+            record["AccessKeyId"] or "-",
+            record["CollectionId"] or "-",
+            record["Client"] or "-",
+            details,
+        )
+    console.print(table)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return f"[{len(value)}]" if len(value) > 2 else ",".join(map(str, value))
+    return str(value)
+
+
+@audit.command("verify")
+@data_option
+def audit_verify(data_dir: Path) -> None:
+    """Check the hash chain; exit 1 and name the first broken link if any record was changed or removed."""
+    with open_regard(data_dir) as regard:
+        result = regard.store.verify_audit()
+    if result.ok:
+        click.echo(f"Audit log intact: {result.records_checked} records, hash chain verified.")
+        return
+    click.echo(
+        f"Audit log BROKEN at record {result.first_bad_seq}: {result.reason} "
+        f"({result.records_checked} records checked before it).",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@click.group("retention")
+def retention() -> None:
+    """Erase faces whose retention period has passed."""
+
+
+@retention.command("sweep")
+@data_option
+def retention_sweep(data_dir: Path) -> None:
+    """Erase every expired face now (the server also does this every hour)."""
+    from regard.service.retention import sweep
+
+    with open_regard(data_dir) as regard:
+        reports = sweep(regard, cli_context())
+    total = sum(len(report.face_ids) for report in reports)
+    click.echo(
+        f"Erased {total} expired face(s) from {len({r.collection_id for r in reports})} collection(s)."
+    )
+
+
+@click.command("erase")
+@click.option("--collection", "collection_id", required=True, help="The collection to erase from.")
+@click.option("--user", "user_id", help="Erase this user and every face associated with it.")
+@click.option(
+    "--external-id", "external_image_id", help="Erase every face indexed under this ExternalImageId."
+)
+@data_option
+def erase(collection_id: str, user_id: str | None, external_image_id: str | None, data_dir: Path) -> None:
+    """Erase a person's templates for good: from the database, the vector index and the files."""
+    from regard.service.retention import erase as erase_faces
+
+    if (user_id is None) == (external_image_id is None):
+        raise click.UsageError("Give exactly one of --user or --external-id.")
+    with open_regard(data_dir) as regard:
+        report = erase_faces(
+            regard, collection_id, user_id=user_id, external_image_id=external_image_id, ctx=cli_context()
+        )
+    who = f"user {user_id}" if user_id else f"external image id {external_image_id}"
+    click.echo(f"Erased {len(report.face_ids)} face(s) of {who} from {collection_id}.")
+
+
+COMMANDS = [audit, retention, erase]

@@ -1,0 +1,189 @@
+"""``regard serve`` (the Rekognition-compatible HTTP server) and ``regard keys`` (its access keys)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from regard.adapters.cli.options import data_option
+
+
+def _private_folder(data_dir: Path) -> None:
+    """The data folder holds key secrets and biometric vectors: owner-only."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        os.chmod(data_dir, 0o700)
+
+
+@contextlib.contextmanager
+def _store(data_dir: Path) -> Iterator[Any]:
+    from regard.store import open_store  # type: ignore[attr-defined]
+
+    _private_folder(data_dir)
+    store = open_store(data_dir)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Path]:
+    buckets: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep or not name or not folder:
+            raise click.BadParameter(f"{value!r}: expected NAME=DIR")
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise click.BadParameter(f"{value!r}: {folder} is not a folder")
+        buckets[name] = path.resolve()
+    return buckets
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@data_option
+@click.option(
+    "--bucket",
+    "buckets",
+    multiple=True,
+    callback=_parse_bucket,
+    metavar="NAME=DIR",
+    help="Serve S3Object images of bucket NAME from folder DIR (repeatable).",
+)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests running models at once (one per core is right).",
+)
+@click.option(
+    "--queue",
+    "queue_limit",
+    default=64,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Requests allowed to wait for a worker; beyond that, ThrottlingException.",
+)
+@click.option(
+    "--timeout",
+    "request_timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a request may wait and run before it is answered with an error.",
+)
+@click.option(
+    "--max-body",
+    default=16 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest request body in bytes.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    buckets: dict[str, Path],
+    workers: int,
+    queue_limit: int,
+    request_timeout: float,
+    max_body: int,
+) -> None:
+    """Serve Amazon Rekognition's API (AWS JSON 1.1, SigV4) for boto3, the AWS CLI and other SDKs.
+
+    A first admin key can come from REGARD_ACCESS_KEY_ID and REGARD_SECRET_ACCESS_KEY.
+    """
+    from regard.adapters.aws import server
+    from regard.service.app import Regard
+    from regard.service.keys import ensure_bootstrap_key
+
+    server.configure_logging()
+    _private_folder(data_dir)
+    regard = Regard.open(data_dir, buckets=buckets)
+    try:
+        ensure_bootstrap_key(regard.store, os.environ)
+    except Exception:
+        regard.close()
+        raise
+    server.run(
+        regard,
+        host,
+        port,
+        max_body=max_body,
+        max_concurrency=workers,
+        queue_limit=queue_limit,
+        request_timeout=request_timeout,
+    )
+
+
+@click.group()
+def keys() -> None:
+    """Manage the access keys that sign requests to ``regard serve``."""
+
+
+@keys.command("create")
+@click.option("--scope", required=True, help="detect, search, index or admin.")
+@click.option("--name", default=None, help="A label to recognise the key by.")
+@data_option
+def keys_create(scope: str, name: str | None, data_dir: Path) -> None:
+    """Create a key; its secret is shown this once and cannot be shown again."""
+    from regard.service.keys import create_key
+    from regard.service.scopes import SCOPES
+
+    if scope not in SCOPES:
+        raise click.BadParameter(f"choose one of {', '.join(SCOPES)}", param_hint="--scope")
+    with _store(data_dir) as store:
+        record = create_key(store, scope, name)
+    click.echo(f"AccessKeyId:     {record.access_key_id}")
+    click.echo(f"SecretAccessKey: {record.secret_access_key}")
+    click.echo(f"Scope:           {record.scope}")
+    click.echo("Store the secret now: it will not be shown again.", err=True)
+
+
+@keys.command("list")
+@data_option
+def keys_list(data_dir: Path) -> None:
+    """List keys (never their secrets)."""
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from regard.service.keys import list_keys
+
+    def when(t: float | None) -> str:
+        return "" if t is None else dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+    with _store(data_dir) as store:
+        records = list_keys(store)
+    table = Table("AccessKeyId", "Scope", "Name", "Created", "Revoked")
+    for r in records:
+        table.add_row(r.access_key_id, r.scope, r.name or "", when(r.created_at), when(r.revoked_at))
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("access_key_id")
+@data_option
+def keys_revoke(access_key_id: str, data_dir: Path) -> None:
+    """Revoke a key at once; requests signed with it are refused from then on."""
+    from regard.service.keys import revoke_key
+
+    with _store(data_dir) as store:
+        done = revoke_key(store, access_key_id)
+    if not done:
+        raise click.ClickException(f"No active key {access_key_id}.")
+    click.echo(f"Revoked {access_key_id}.")
+
+
+COMMANDS = [serve, keys]

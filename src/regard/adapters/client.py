@@ -1,0 +1,90 @@
+"""The Python API for stored faces: the same calls as a boto3 Rekognition client, run in-process.
+
+``Client(data_dir).index_faces(CollectionId="staff", Image={"Bytes": data})`` takes the keyword
+arguments boto3 takes and returns the response body Rekognition returns, so code can move between
+Regard in-process, Regard over HTTP and Amazon Rekognition unchanged. One addition: every match of a
+search or comparison carries ``EstimatedFalseMatchRate`` (and its upper bound) from the calibration
+table of the active model pack, because a similarity alone does not say what it costs in errors.
+The AWS wire format stays exactly Rekognition's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from regard.service.app import Regard
+from regard.service.context import RequestContext
+
+_MATCH_LISTS = ("FaceMatches", "UserMatches")
+
+
+def _operation_names() -> dict[str, str]:
+    from regard.service.app import HANDLERS
+
+    names = set(HANDLERS) | {"StartFaceDetection", "GetFaceDetection", "StartFaceSearch", "GetFaceSearch"}
+    return {_snake(name): name for name in names}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+class Client:
+    """In-process Rekognition-style client over a Regard data folder."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        buckets: Mapping[str, Path] | None = None,
+        context: RequestContext | None = None,
+    ) -> None:
+        self.regard = Regard.open(Path(data_dir), buckets=buckets)
+        self._context = context
+        self._names = _operation_names()
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        operation = self.__dict__.get("_names", {}).get(name)
+        if operation is None:
+            raise AttributeError(name)
+
+        def call(**params: Any) -> dict[str, Any]:
+            ctx = self._context or RequestContext(client="api")
+            response = self.regard.invoke(operation, params, ctx)
+            annotate_false_match_rates(self.regard, response)
+            return response
+
+        call.__name__ = name
+        call.__doc__ = f"Rekognition's {operation}, run in-process."
+        return call
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._names))
+
+    def close(self) -> None:
+        self.regard.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def annotate_false_match_rates(regard: Regard, response: dict[str, Any]) -> dict[str, Any]:
+    """Add ``EstimatedFalseMatchRate`` and ``FalseMatchRateUpperBound`` to each match, when calibrated."""
+    if not any(response.get(key) for key in _MATCH_LISTS):
+        return response
+    from regard.evaluation.calibration import load_calibration
+
+    calibration = load_calibration(regard.data_dir, regard.engine.model_version)
+    if calibration is None:
+        return response
+    for key in _MATCH_LISTS:
+        for match in response.get(key) or []:
+            estimate, upper = calibration.false_match_rate(match["Similarity"])
+            match["EstimatedFalseMatchRate"] = estimate
+            match["FalseMatchRateUpperBound"] = upper
+    return response

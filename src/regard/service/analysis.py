@@ -1,0 +1,67 @@
+"""DetectFaces and CompareFaces: stateless operations on one or two images (no collection involved).
+
+They still leave an audit record: a comparison is a biometric check on a person, so who ran it and
+what it found is kept, though never the images themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from regard.errors import InvalidParameterException
+from regard.service import faces as shapes
+from regard.service import params as p
+from regard.service.context import RequestContext
+from regard.service.images import load_image
+
+if TYPE_CHECKING:
+    from regard.service.app import Regard
+
+ATTRIBUTES = (
+    "DEFAULT",
+    "ALL",
+    "AGE_RANGE",
+    "BEARD",
+    "EMOTIONS",
+    "EYE_DIRECTION",
+    "EYEGLASSES",
+    "EYES_OPEN",
+    "GENDER",
+    "MOUTH_OPEN",
+    "MUSTACHE",
+    "FACE_OCCLUDED",
+    "SMILE",
+    "SUNGLASSES",
+)
+
+
+def detect_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    attributes = params.get("Attributes") or ["DEFAULT"]
+    if not isinstance(attributes, list) or any(a not in ATTRIBUTES for a in attributes):
+        raise InvalidParameterException(f"Attributes must be a list of {', '.join(ATTRIBUTES)}.")
+    max_faces = p.integer(params, "RegardMaxFaces", default=100, low=1, high=10_000)
+    image, _ = load_image(params.get("Image"), regard.buckets)
+    response = shapes.detect_faces(regard.engine, image, attributes=tuple(attributes), max_faces=max_faces)
+    regard.record(regard.audit_entry(ctx, "DetectFaces", faces=len(response["FaceDetails"])))
+    return response
+
+
+def compare_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    threshold = p.number(params, "SimilarityThreshold", default=80.0)
+    level = p.quality_filter(params, default="NONE")
+    source, _ = load_image(params.get("SourceImage"), regard.buckets)
+    target, _ = load_image(params.get("TargetImage"), regard.buckets)
+    response = shapes.compare_faces(
+        regard.engine, source, target, similarity_threshold=threshold, quality_filter=level
+    )
+    regard.record(
+        regard.audit_entry(
+            ctx,
+            "CompareFaces",
+            threshold=threshold,
+            matches=len(response["FaceMatches"]),
+            similarities=[m["Similarity"] for m in response["FaceMatches"]],
+            unmatched=len(response["UnmatchedFaces"]),
+        )
+    )
+    return response

@@ -1,0 +1,390 @@
+"""One collection's vectors: exact numpy search when small, a usearch HNSW graph when large enough to pay.
+
+The database is the source of truth; this index is a fast, rebuildable copy. Keys are the database's face row
+IDs (never reused, so a stale key in a saved graph can never name a different face). Scores are inner products
+of L2-normalised vectors, i.e. cosine similarity; the HNSW graph stores half-precision vectors, so callers that
+need exact similarities re-score the few hits from the float32 source (the store does).
+
+Erasure: usearch marks a removed vector deleted but keeps its bytes in its slot, in memory and in a saved file.
+``HnswIndex.remove`` therefore refills every freed slot with zeros (usearch reuses freed slots for the next
+inserts) and removes those fillers again; the contract tests check that no removed template's bytes remain in
+any file. A saved graph is deleted from disk as soon as a vector is removed, and written anew later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from usearch.index import Index
+
+log = logging.getLogger(__name__)
+
+Keys = NDArray[np.int64]
+Matrix = NDArray[np.float32]
+
+Fetch = Callable[[Keys], Matrix]  # keys -> their float32 vectors, read from the database
+
+_FILLER_BASE = 1 << 62  # keys for the zero vectors that overwrite freed slots; face row IDs never get here
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """Chosen by ``bench/bench_search.py``; see ``bench/results/search.md``."""
+
+    hnsw_threshold: int = 20_000  # below this many vectors exact search is fast enough (< ~2 ms)
+    dtype: str = "f16"  # stored vector precision in the graph; exact re-scoring uses float32
+    connectivity: int = 16
+    expansion_add: int = 128
+    expansion_search: int = 128
+    rebuild_ratio: float = 0.25  # rebuild the graph when this share of its slots held since-removed vectors
+
+
+class FlatIndex:
+    """Exact search over a contiguous float32 matrix; removal swaps the last row in (O(1) per key)."""
+
+    def __init__(self, ndim: int) -> None:
+        self.ndim = ndim
+        self._vecs: Matrix = np.empty((0, ndim), np.float32)
+        self._keys: Keys = np.empty(0, np.int64)
+        self._n = 0
+        self._row: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def keys(self) -> Keys:
+        return self._keys[: self._n].copy()
+
+    def vectors(self) -> tuple[Keys, Matrix]:
+        return self._keys[: self._n].copy(), self._vecs[: self._n].copy()
+
+    def add(self, keys: Keys, vecs: Matrix) -> None:
+        fresh = [i for i, k in enumerate(keys.tolist()) if k not in self._row]
+        if len(fresh) != len(keys):
+            keys, vecs = keys[fresh], vecs[fresh]
+        need = self._n + len(keys)
+        if need > len(self._vecs):
+            cap = max(need, 2 * len(self._vecs), 1024)
+            grown = np.empty((cap, self.ndim), np.float32)
+            grown[: self._n] = self._vecs[: self._n]
+            grown_keys = np.empty(cap, np.int64)
+            grown_keys[: self._n] = self._keys[: self._n]
+            self._vecs.fill(0)  # the old buffer is freed; leave no template bytes behind in it
+            self._vecs, self._keys = grown, grown_keys
+        self._vecs[self._n : need] = vecs
+        self._keys[self._n : need] = keys
+        for i, k in enumerate(keys.tolist()):
+            self._row[k] = self._n + i
+        self._n = need
+
+    def remove(self, keys: Iterable[int]) -> int:
+        removed = 0
+        for k in keys:
+            row = self._row.pop(int(k), None)
+            if row is None:
+                continue
+            last = self._n - 1
+            if row != last:
+                self._vecs[row] = self._vecs[last]
+                self._keys[row] = self._keys[last]
+                self._row[int(self._keys[row])] = row
+            self._vecs[last] = 0
+            self._n = last
+            removed += 1
+        return removed
+
+    def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
+        if self._n == 0 or k <= 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        scores = self._vecs[: self._n] @ query
+        k = min(k, self._n)
+        top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return self._keys[top].copy(), scores[top]
+
+
+class HnswIndex:
+    """A usearch HNSW graph over inner product, with removal that leaves no vector bytes behind."""
+
+    def __init__(self, ndim: int, settings: IndexSettings, index: Index | None = None) -> None:
+        self.ndim = ndim
+        self.settings = settings
+        self._index = index or Index(
+            ndim=ndim,
+            metric="ip",
+            dtype=settings.dtype,
+            connectivity=settings.connectivity,
+            expansion_add=settings.expansion_add,
+            expansion_search=settings.expansion_search,
+        )
+        self._index.expansion_search = settings.expansion_search
+        self.removed_since_build = 0
+
+    @classmethod
+    def load(cls, path: Path, ndim: int, settings: IndexSettings) -> HnswIndex | None:
+        """The saved graph, or None when the file is missing, unreadable or built with other settings."""
+        try:
+            index = Index.restore(str(path))
+        except Exception as exc:  # a corrupt file is repaired by a rebuild, never fatal
+            log.warning("vector index %s unreadable (%s); rebuilding", path, exc)
+            return None
+        if index is None or index.ndim != ndim or str(index.dtype).lower().split(".")[-1] != settings.dtype:
+            return None
+        return cls(ndim, settings, index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def keys(self) -> Keys:
+        return np.asarray(self._index.keys, dtype=np.int64)
+
+    def get(self, keys: Keys) -> Matrix:
+        return np.asarray(self._index.get(keys.astype(np.uint64)), dtype=np.float32).reshape(len(keys), self.ndim)
+
+    def add(self, keys: Keys, vecs: Matrix) -> None:
+        if len(keys):
+            self._index.add(keys.astype(np.uint64), vecs, threads=0)
+
+    def remove(self, keys: Iterable[int]) -> int:
+        present = [int(k) for k in keys if int(k) in self._index]
+        if not present:
+            return 0
+        self._index.remove(np.asarray(present, np.uint64))
+        fillers = np.arange(_FILLER_BASE, _FILLER_BASE + len(present), dtype=np.uint64)
+        self._index.add(fillers, np.zeros((len(present), self.ndim), np.float32))
+        self._index.remove(fillers)
+        self.removed_since_build += len(present)
+        return len(present)
+
+    def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
+        n = len(self._index)
+        if n == 0 or k <= 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        k = min(k, n)
+        if k > self.settings.expansion_search:
+            self._index.expansion_search = k  # HNSW cannot return more than it explores
+        try:
+            matches = self._index.search(query, k)
+        finally:
+            self._index.expansion_search = self.settings.expansion_search
+        keys = np.asarray(matches.keys, dtype=np.int64)
+        scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
+        return keys, scores
+
+    def save(self, path: Path) -> None:
+        """Atomically replace ``path`` (write, fsync, rename, fsync the directory), mode 0600."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        self._index.save(str(tmp))
+        os.chmod(tmp, 0o600)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+
+    def memory_usage(self) -> int:
+        return int(self._index.memory_usage)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _RWLock:
+    """Many searches at once, or one change; Python has no such lock in the standard library."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class VectorIndex:
+    """A collection's vectors behind one lock; exact below ``hnsw_threshold``, HNSW at or above it.
+
+    ``path`` is where the HNSW graph is saved; nothing is saved while the index is flat, because the database
+    rows are then a quick enough source to rebuild from. ``dirty`` means the file lags memory.
+    """
+
+    def __init__(self, ndim: int, path: Path, settings: IndexSettings | None = None) -> None:
+        self.ndim = ndim
+        self.path = path
+        self.settings = settings or IndexSettings()
+        self._flat: FlatIndex | None = FlatIndex(ndim)
+        self._hnsw: HnswIndex | None = None
+        self._lock = _RWLock()
+        self.dirty = False
+
+    @property
+    def approximate(self) -> bool:
+        return self._hnsw is not None
+
+    def __len__(self) -> int:
+        impl = self._hnsw or self._flat
+        return len(impl) if impl is not None else 0
+
+    # --- start-up -------------------------------------------------------------------------------
+    def open(self, db_keys: Keys, fetch: Fetch) -> None:
+        """Agree with the database: load the saved graph (if any), add missing keys, remove extra ones.
+
+        ``fetch(keys)`` returns the float32 vectors of those keys from the database. A graph whose sampled
+        vectors differ from the database's is rebuilt, so a stale or foreign file cannot survive start-up.
+        """
+        with self._lock.write():
+            if len(db_keys) < self.settings.hnsw_threshold:
+                self._drop_file()
+                self._flat = FlatIndex(self.ndim)
+                self._flat.add(db_keys, fetch(db_keys))
+                self._hnsw = None
+                return
+            hnsw = HnswIndex.load(self.path, self.ndim, self.settings) if self.path.exists() else None
+            if hnsw is not None and not self._agrees(hnsw, db_keys, fetch):
+                hnsw = None
+            if hnsw is None:
+                self._drop_file()
+                hnsw = HnswIndex(self.ndim, self.settings)
+                hnsw.add(db_keys, fetch(db_keys))
+                self.dirty = True
+            else:
+                have = hnsw.keys()
+                missing = np.setdiff1d(db_keys, have, assume_unique=True)
+                extra = np.setdiff1d(have, db_keys, assume_unique=True)
+                if len(extra):
+                    hnsw.remove(extra.tolist())
+                    self._drop_file()
+                for start in range(0, len(missing), 50_000):
+                    chunk = missing[start : start + 50_000]
+                    hnsw.add(chunk, fetch(chunk))
+                self.dirty = bool(len(missing) or len(extra))
+                log.info("vector index %s: %d added, %d removed at start-up", self.path.name, len(missing), len(extra))
+            self._hnsw, self._flat = hnsw, None
+
+    def _agrees(self, hnsw: HnswIndex, db_keys: Keys, fetch: Fetch) -> bool:
+        have = hnsw.keys()
+        sample = np.intersect1d(have, db_keys, assume_unique=True)
+        if len(sample) == 0:
+            return len(have) == 0
+        rng = np.random.default_rng()
+        sample = rng.choice(sample, size=min(64, len(sample)), replace=False)
+        return bool(np.allclose(hnsw.get(sample), fetch(sample), atol=2e-3))
+
+    # --- changes --------------------------------------------------------------------------------
+    def add(self, keys: Keys, vecs: Matrix) -> None:
+        with self._lock.write():
+            if self._hnsw is not None:
+                self._hnsw.add(keys, vecs)
+                self.dirty = True
+                return
+            assert self._flat is not None
+            self._flat.add(keys, vecs)
+            if len(self._flat) >= self.settings.hnsw_threshold:
+                self._promote()
+
+    def _promote(self) -> None:
+        assert self._flat is not None
+        keys, vecs = self._flat.vectors()
+        hnsw = HnswIndex(self.ndim, self.settings)
+        hnsw.add(keys, vecs)
+        self._flat.remove(keys.tolist())  # zero the flat copy before letting it go
+        self._hnsw, self._flat, self.dirty = hnsw, None, True
+
+    def remove(self, keys: Iterable[int]) -> int:
+        with self._lock.write():
+            if self._hnsw is not None:
+                removed = self._hnsw.remove(keys)
+                if removed:
+                    self._drop_file()  # the saved graph still holds the removed bytes
+                    self.dirty = True
+                return removed
+            assert self._flat is not None
+            return self._flat.remove(keys)
+
+    def needs_rebuild(self) -> bool:
+        h = self._hnsw
+        return h is not None and h.removed_since_build > self.settings.rebuild_ratio * max(len(h), 1)
+
+    def rebuild(self, db_keys: Keys, fetch: Fetch) -> None:
+        """A fresh graph from the database (after many removals, whose slots degrade the graph)."""
+        with self._lock.write():
+            self._drop_file()
+        self.open(db_keys, fetch)
+
+    def clear(self) -> None:
+        """Forget every vector and delete the saved graph (DeleteCollection)."""
+        with self._lock.write():
+            if self._flat is not None:
+                self._flat.remove(self._flat.keys().tolist())
+            self._hnsw = None
+            self._flat = FlatIndex(self.ndim)
+            self._drop_file()
+            self.dirty = False
+
+    # --- reads ----------------------------------------------------------------------------------
+    def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
+        with self._lock.read():
+            impl = self._hnsw or self._flat
+            assert impl is not None
+            return impl.search(np.ascontiguousarray(query, dtype=np.float32), k)
+
+    def keys(self) -> Keys:
+        with self._lock.read():
+            impl = self._hnsw or self._flat
+            assert impl is not None
+            return impl.keys()
+
+    def save(self) -> bool:
+        """Write the graph if it lags memory; returns whether a file was written."""
+        with self._lock.read():
+            if self._hnsw is None or not self.dirty:
+                return False
+            self._hnsw.save(self.path)
+            self.dirty = False
+            return True
+
+    def _drop_file(self) -> None:
+        for p in (self.path, self.path.with_suffix(self.path.suffix + ".tmp")):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                continue
+            fsync_dir(p.parent)
