@@ -1,13 +1,14 @@
 """Similarity -> estimated false-match rate, for one model pack, measured on labelled data.
 
-A table is built from the impostor (different-person) pairs of a labelled set: for each similarity ``s`` on a grid
-it stores the share of impostor pairs scoring ``>= s`` and a two-sided 95% Clopper-Pearson interval for it. The
-interval matters more than the estimate: with ``n`` impostor pairs and no false match, the true rate can still be up
-to about ``3.7 / n``.
+A table is built from the impostor (different-person) pairs of a labelled set: for each similarity ``s`` on
+a grid it stores the share of impostor pairs scoring ``>= s`` and a two-sided 95% Clopper-Pearson interval
+for it. The interval matters more than the estimate: with ``n`` impostor pairs and no false match, the true
+rate can still be up to about ``3.7 / n``.
 
-Tables live under the data folder as ``DATA/calibration/<pack name>.json`` (mode 0600). When a user has none for the
-active pack, the table shipped in ``regard/evaluation/calibrations/`` for that pack (built from small public sets, so
-with wide bounds) is used instead. A table only applies to the exact ``model_version`` it was measured with.
+Tables live under the data folder as ``DATA/calibration/<pack name>.json`` (mode 0600). When a user has
+none for the active pack, the table shipped in ``regard/evaluation/calibrations/`` for that pack (built
+from small public sets, so with wide bounds) is used instead. A table only applies to the exact
+``model_version`` it was measured with.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ class Calibration:
     def point_at(self, similarity: float) -> CalibrationPoint:
         """The table row for the highest grid similarity not above ``similarity``.
 
-        FMR only falls as the similarity rises, so reading the row at or below the asked similarity can only
-        overstate the rate, never understate it."""
+        FMR only falls as the similarity rises, so reading the row at or below the asked similarity can
+        only overstate the rate, never understate it."""
         best = self.points[0]
         for point in self.points:
             if point.similarity <= similarity + 1e-9:
@@ -98,16 +99,17 @@ class Calibration:
         return best
 
     def false_match_rate(self, similarity: float) -> tuple[float, float]:
-        """``(estimate, upper_bound)`` of the share of different-person pairs scoring at or above ``similarity``.
+        """``(estimate, upper_bound)`` of the share of different-person pairs scoring at or above
+        ``similarity``.
 
-        The upper bound is the upper end of the two-sided ``confidence`` (95%) interval; report it beside the
-        estimate, since on small calibration sets the estimate is often 0."""
+        The upper bound is the upper end of the two-sided ``confidence`` (95%) interval; report it beside
+        the estimate, since on small calibration sets the estimate is often 0."""
         point = self.point_at(similarity)
         return (point.fmr, point.fmr_upper)
 
     def similarity_for_fmr(self, target: float, use_upper_bound: bool = True) -> float | None:
-        """The lowest grid similarity whose FMR (by default its upper bound) is at or below ``target``, or None
-        when even similarity 100 cannot be shown to reach it on this calibration set."""
+        """The lowest grid similarity whose FMR (by default its upper bound) is at or below ``target``, or
+        None when even similarity 100 cannot be shown to reach it on this calibration set."""
         for point in self.points:
             value = point.fmr_upper if use_upper_bound else point.fmr
             if value <= target:
@@ -176,7 +178,11 @@ def build_calibration(
     imp = np.sort(np.asarray(impostor_similarities, dtype=np.float64).reshape(-1))
     if imp.size == 0:
         raise ValueError("calibration needs at least one impostor (different-person) pair")
-    gen = None if genuine_similarities is None else np.sort(np.asarray(genuine_similarities, np.float64).ravel())
+    gen = (
+        None
+        if genuine_similarities is None
+        else np.sort(np.asarray(genuine_similarities, np.float64).ravel())
+    )
     points = []
     for s in sorted(float(x) for x in grid):
         k = int(imp.size - np.searchsorted(imp, s, side="left"))
@@ -241,8 +247,8 @@ def builtin_calibration(model_version: str) -> Calibration | None:
 
 
 def load_calibration(data_dir: Path | str | None, model_version: str) -> Calibration | None:
-    """The user's table for ``model_version`` under ``data_dir`` if present and valid, else the built-in one for
-    that pack, else None. A table measured with another version of the pack is never used."""
+    """The user's table for ``model_version`` under ``data_dir`` if present and valid, else the built-in one
+    for that pack, else None. A table measured with another version of the pack is never used."""
     if data_dir is not None:
         path = calibration_path(Path(data_dir), model_version)
         if path.is_file():

@@ -2,14 +2,15 @@
 
 Annotation formats read:
 
-- dlib / imglab XML (``<image file=...><box top= left= width= height= [ignore='1']/>``), parsed with defusedxml;
+- dlib / imglab XML (``<image file=...><box top= left= width= height= [ignore='1']/>``), parsed with
+  defusedxml;
 - WIDER FACE box lists: an image path line, a count line, then one ``x y w h [blur expression illumination
   invalid occlusion pose]`` line per face (a count of 0 is followed by one line of zeros). Boxes flagged
   ``invalid`` are treated as "ignore" regions.
 
 A detection is a true positive when it overlaps a not-yet-matched box by IoU >= 0.5 (greedy, in decreasing
-detector score, as in PASCAL VOC). Detections over "ignore" boxes count neither way. A face's size is the height
-of its annotated box; a detection that matched nothing is banded by its own height.
+detector score, as in PASCAL VOC). Detections over "ignore" boxes count neither way. A face's size is the
+height of its annotated box; a detection that matched nothing is banded by its own height.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ class ImageResult:
         return ~found & ~self.annotated.ignore
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Parsing
 
 
 def load_annotations(path: Path, images: Path) -> list[Annotated]:
-    """Read dlib XML (``.xml``) or a WIDER FACE box list (anything else); image paths resolve under ``images``."""
+    """Read dlib XML (``.xml``) or a WIDER FACE box list (anything else); image paths resolve under
+    ``images``."""
     path = Path(path)
     if path.suffix.lower() == ".xml":
         return parse_dlib_xml(path, images)
@@ -120,7 +122,11 @@ def parse_wider(path: Path, images: Path) -> list[Annotated]:
                 invalid = len(values) > 7 and values[7] != 0
                 ignore.append(invalid or w <= 0 or h <= 0)
             i += count
-        out.append(Annotated(Path(images) / name, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(ignore, bool)))
+        out.append(
+            Annotated(
+                Path(images) / name, np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(ignore, bool)
+            )
+        )
     return out
 
 
@@ -131,7 +137,7 @@ def _is_zero_row(row: str) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Running a detector
 
 
@@ -157,7 +163,9 @@ def engine_detector(engine: Any, max_faces: int = 100) -> Detector:
     return detect
 
 
-def run(annotations: Sequence[Annotated], detector: Detector, iou_threshold: float = 0.5) -> list[ImageResult]:
+def run(
+    annotations: Sequence[Annotated], detector: Detector, iou_threshold: float = 0.5
+) -> list[ImageResult]:
     results = []
     for item in annotations:
         det = detector(item.image)
@@ -173,7 +181,9 @@ def _band(height: float) -> str:
     return SIZE_BANDS[-1][0]
 
 
-def report(results: Sequence[ImageResult], iou_threshold: float = 0.5) -> tuple[dict[str, Any], dict[str, Any]]:
+def report(
+    results: Sequence[ImageResult], iou_threshold: float = 0.5
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(JSON-ready figures, curve data for plotting)."""
     all_scores, all_true = [], []
     band_truth: dict[str, int] = {b[0]: 0 for b in SIZE_BANDS}
@@ -221,7 +231,9 @@ def report(results: Sequence[ImageResult], iou_threshold: float = 0.5) -> tuple[
     for name, _, _ in SIZE_BANDS:
         bands[name] = {
             "faces": band_truth[name],
-            "recall": metrics.Rate.of(band_found[name], band_truth[name]).to_dict() if band_truth[name] else None,
+            "recall": metrics.Rate.of(band_found[name], band_truth[name]).to_dict()
+            if band_truth[name]
+            else None,
             "precision": metrics.Rate.of(band_tp[name], band_tp[name] + band_fp[name]).to_dict()
             if band_tp[name] + band_fp[name]
             else None,
@@ -248,8 +260,8 @@ def report(results: Sequence[ImageResult], iou_threshold: float = 0.5) -> tuple[
 
 
 def draw_misses(results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
-    """Write a copy of every image with a missed face or a false positive: truth boxes found in green, missed in
-    red, false positives in blue (ignored regions in grey)."""
+    """Write a copy of every image with a missed face or a false positive: truth boxes found in green, missed
+    in red, false positives in blue (ignored regions in grey)."""
     import cv2
 
     from regard.errors import RegardError
@@ -273,14 +285,24 @@ def draw_misses(results: Sequence[ImageResult], out_dir: Path) -> list[Path]:
         for k in np.flatnonzero(false_pos):
             _rect(cv2, canvas, r.detected.boxes[k], (255, 80, 0))
             x1, y1 = int(r.detected.boxes[k][0]), int(r.detected.boxes[k][1])
-            cv2.putText(canvas, f"{r.detected.scores[k]:.2f}", (x1, max(y1 - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.4, (255, 80, 0), 1, cv2.LINE_AA)
+            cv2.putText(
+                canvas,
+                f"{r.detected.scores[k]:.2f}",
+                (x1, max(y1 - 3, 10)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                (255, 80, 0),
+                1,
+                cv2.LINE_AA,
+            )
         path = out_dir / f"{r.annotated.image.stem}_misses.png"
         cv2.imwrite(str(path), canvas)
         written.append(path)
     return written
 
 
-def _rect(cv2: Any, canvas: NDArray[np.uint8], box: NDArray[np.float64], colour: tuple[int, int, int]) -> None:
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+def _rect(
+    cv2: Any, canvas: NDArray[np.uint8], box: NDArray[np.float64], colour: tuple[int, int, int]
+) -> None:
+    x1, y1, x2, y2 = (round(float(v)) for v in box)
     cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)

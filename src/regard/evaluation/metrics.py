@@ -4,8 +4,8 @@ Conventions used throughout:
 
 - A pair *matches* when ``score >= threshold`` (the way Regard applies ``FaceMatchThreshold``).
 - ``genuine`` scores come from pairs of the same person, ``impostor`` scores from different people.
-- FMR (false-match rate, also called FAR) = impostor pairs at or above the threshold / impostor pairs;
-  FNMR (false non-match rate) = genuine pairs below the threshold / genuine pairs; TAR = 1 - FNMR.
+- FMR (false-match rate, also called FAR) = impostor pairs at or above the threshold / impostor pairs; FNMR
+  (false non-match rate) = genuine pairs below the threshold / genuine pairs; TAR = 1 - FNMR.
 - A rate is always reported with the counts behind it and a two-sided Clopper-Pearson interval: a false-match
   rate of 0 measured on 500 impostor pairs only says the true rate is probably below about 0.7%.
 - A FAR target below ``1 / impostor pairs`` cannot be measured on that data; it is reported as not supported
@@ -30,7 +30,7 @@ DEFAULT_FAR_TARGETS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 CONFIDENCE = 0.95
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Binomial confidence intervals
 
 
@@ -151,7 +151,7 @@ class Rate:
         }
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # ROC / DET
 
 
@@ -166,8 +166,9 @@ def _as_scores(values: ArrayLike, name: str) -> FloatArray:
 class Roc:
     """Operating points for every distinct threshold, from strictest to most lenient.
 
-    ``thresholds[0]`` is ``+inf`` (nothing matches); each following threshold is a distinct score, and the point
-    holds the rates for ``score >= threshold``. ``fmr`` and ``tar`` rise along the arrays; ``fnmr = 1 - tar``.
+    ``thresholds[0]`` is ``+inf`` (nothing matches); each following threshold is a distinct score, and the
+    point holds the rates for ``score >= threshold``. ``fmr`` and ``tar`` rise along the arrays; ``fnmr = 1 -
+    tar``.
     """
 
     thresholds: FloatArray
@@ -209,8 +210,8 @@ def roc_curve(genuine: ArrayLike, impostor: ArrayLike) -> Roc:
 
 
 def auc(genuine: ArrayLike, impostor: ArrayLike) -> float:
-    """Area under the ROC: the probability that a random genuine pair outscores a random impostor pair
-    (ties count one half). Equal to the trapezoidal area under :func:`roc_curve`."""
+    """Area under the ROC: the probability that a random genuine pair outscores a random impostor pair (ties
+    count one half). Equal to the trapezoidal area under :func:`roc_curve`."""
     gen = _as_scores(genuine, "genuine")
     imp = _as_scores(impostor, "impostor")
     imp_sorted = np.sort(imp)
@@ -229,8 +230,8 @@ class Eer:
 def eer(roc: Roc) -> Eer:
     """Equal error rate, linearly interpolated between the two operating points where FMR - FNMR changes sign.
 
-    The threshold is interpolated the same way (between the two thresholds; the first point's ``+inf`` is replaced
-    by the highest score)."""
+    The threshold is interpolated the same way (between the two thresholds; the first point's ``+inf`` is
+    replaced by the highest score)."""
     fmr, fnmr = roc.fmr, roc.fnmr
     diff = fmr - fnmr  # rises from -1 (or less) to >= 0
     idx = int(np.argmax(diff >= 0))
@@ -288,7 +289,7 @@ def tar_at_far(roc: Roc, target: float, confidence: float = CONFIDENCE) -> TarAt
         return TarAtFar(target, False, roc.n_impostor, roc.n_genuine)
     ok = np.flatnonzero(roc.fmr <= target + 1e-12)
     idx = int(ok[np.argmax(roc.tar[ok])]) if ok.size else 0
-    # several points may share the best TAR: take the strictest (highest threshold), the one with the lowest FMR
+    # several points may share the best TAR: take the strictest (highest threshold, lowest FMR)
     best = roc.tar[idx]
     idx = int(ok[np.flatnonzero(roc.tar[ok] == best)[0]])
     threshold = float(roc.thresholds[idx])
@@ -329,20 +330,20 @@ def errors_at(
 
 
 def det_points(roc: Roc) -> tuple[FloatArray, FloatArray]:
-    """(FMR, FNMR) pairs for a DET plot, dropping the ends where either is 0 (no place on a log/probit axis)."""
+    """(FMR, FNMR) pairs for a DET plot, without the ends where either is 0 (not on a log axis)."""
     keep = (roc.fmr > 0) & (roc.fnmr > 0)
     return roc.fmr[keep], roc.fnmr[keep]
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Accuracy at a cross-validated threshold
 
 
 def best_threshold(scores: FloatArray, labels: NDArray[np.bool_]) -> tuple[float, float]:
     """The threshold with the highest accuracy on (scores, labels), and that accuracy.
 
-    Candidates are the midpoints between consecutive distinct scores plus one below the lowest and one above the
-    highest; the lowest threshold among equally accurate candidates wins."""
+    Candidates are the midpoints between consecutive distinct scores plus one below the lowest and one above
+    the highest; the lowest threshold among equally accurate candidates wins."""
     unique = np.unique(scores)
     if unique.size == 1:
         candidates = np.array([unique[0] - 1.0, unique[0] + 1.0])
@@ -393,8 +394,8 @@ def kfold_accuracy(
     """Accuracy at a threshold chosen on the other folds, as in the LFW protocol.
 
     Pairs are assigned to folds round-robin (``i % folds``) after a shuffle with ``seed`` (no shuffle when
-    ``seed`` is None); genuine and impostor pairs are dealt separately so each fold holds both kinds when it can.
-    With fewer pairs than folds, the number of folds drops to the number of pairs."""
+    ``seed`` is None); genuine and impostor pairs are dealt separately so each fold holds both kinds when it
+    can. With fewer pairs than folds, the number of folds drops to the number of pairs."""
     s = _as_scores(scores, "pair")
     y = np.asarray(labels, dtype=bool).reshape(-1)
     if s.size != y.size:
@@ -424,7 +425,7 @@ def kfold_accuracy(
     return KFoldAccuracy(len(accuracies), accuracies, thresholds)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Everything at once, overall and per group
 
 
@@ -462,8 +463,8 @@ def summary(
 def group_fmr_ratio(impostor_by_group: dict[str, ArrayLike], threshold: float) -> dict[str, Any]:
     """False-match rate of each group at one threshold, and the ratio of the worst group's to the best's.
 
-    The ratio is undefined (None) when the best group has no false match at all; the Clopper-Pearson upper bounds
-    are given so a reader can see how far apart the groups could be."""
+    The ratio is undefined (None) when the best group has no false match at all; the Clopper-Pearson upper
+    bounds are given so a reader can see how far apart the groups could be."""
     rates = {
         name: Rate.of(int(np.count_nonzero(_as_scores(v, name) >= threshold)), len(np.asarray(v).reshape(-1)))
         for name, v in impostor_by_group.items()
@@ -489,7 +490,7 @@ def group_fmr_ratio(impostor_by_group: dict[str, ArrayLike], threshold: float) -
     return out
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Detection
 
 
@@ -519,7 +520,8 @@ def match_detections(
     """Greedy matching in decreasing score order, as in PASCAL VOC.
 
     Returns ``(det_to_truth, status)``: for each detection the index of the truth box it matched or -1, and a
-    status 1 = true positive, 0 = false positive, -1 = matched a box marked ``ignore`` (counted as neither)."""
+    status 1 = true positive, 0 = false positive, -1 = matched a box marked ``ignore`` (counted as neither).
+    """
     gt = np.asarray(truth, dtype=np.float64).reshape(-1, 4)
     det = np.asarray(detections, dtype=np.float64).reshape(-1, 4)
     conf = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -547,8 +549,10 @@ def match_detections(
     return det_to_truth, status
 
 
-def average_precision(scores: ArrayLike, is_true: ArrayLike, n_truth: int) -> tuple[float, FloatArray, FloatArray]:
-    """All-point interpolated average precision (PASCAL VOC 2010+), with the raw recall and precision curves."""
+def average_precision(
+    scores: ArrayLike, is_true: ArrayLike, n_truth: int
+) -> tuple[float, FloatArray, FloatArray]:
+    """All-point interpolated average precision (PASCAL VOC 2010+), with the raw recall and precision."""
     conf = np.asarray(scores, dtype=np.float64).reshape(-1)
     tp = np.asarray(is_true, dtype=bool).reshape(-1)
     order = np.argsort(-conf, kind="stable")
@@ -567,7 +571,7 @@ def average_precision(scores: ArrayLike, is_true: ArrayLike, n_truth: int) -> tu
     return ap, recall.astype(np.float64), precision.astype(np.float64)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
 
 def _describe(values: FloatArray) -> dict[str, float]:

@@ -98,7 +98,9 @@ def score_histogram(
     return _save(fig, path)
 
 
-def pr_plot(recall: ArrayLike, precision: ArrayLike, ap: float, path: Path, title: str = "Precision-recall") -> Path:
+def pr_plot(
+    recall: ArrayLike, precision: ArrayLike, ap: float, path: Path, title: str = "Precision-recall"
+) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     r = np.asarray(recall, dtype=np.float64)

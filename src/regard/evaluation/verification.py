@@ -2,17 +2,18 @@
 
 Two inputs are accepted:
 
-- a folder holding one sub-folder per identity (the folder name is the identity). Every same-identity pair is a
-  genuine pair and every cross-identity pair an impostor pair; each kind is capped at ``max_pairs`` by a seeded
-  (so repeatable) sample. An optional ``groups.csv`` (``identity,group``) in that folder assigns groups: genuine
-  pairs take their identity's group, impostor pairs take a group only when both identities share it (the way NIST
-  measures demographic false-match rates). Images lying loose in the top folder are listed as ignored.
-- a CSV of pairs, ``image_a,image_b,same[,group]`` (``file_a``/``file_b``/``relation`` are accepted too; ``same``
-  may be 1/0, true/false, yes/no or same/different). Relative paths resolve against ``root`` (default: the CSV's
-  folder).
+- a folder holding one sub-folder per identity (the folder name is the identity). Every same-identity pair is
+  a genuine pair and every cross-identity pair an impostor pair; each kind is capped at ``max_pairs`` by a
+  seeded (so repeatable) sample. An optional ``groups.csv`` (``identity,group``) in that folder assigns
+  groups: genuine pairs take their identity's group, impostor pairs take a group only when both identities
+  share it (the way NIST measures demographic false-match rates). Images lying loose in the top folder are
+  listed as ignored.
+- a CSV of pairs, ``image_a,image_b,same[,group]`` (``file_a``/``file_b``/``relation`` are accepted too;
+  ``same`` may be 1/0, true/false, yes/no or same/different). Relative paths resolve against ``root``
+  (default: the CSV's folder).
 
-Each image is embedded once, from its largest face. An image where no face is found, or that cannot be read, is
-counted and listed with the reason, and its pairs are reported as not scored: never dropped silently.
+Each image is embedded once, from its largest face. An image where no face is found, or that cannot be read,
+is counted and listed with the reason, and its pairs are reported as not scored: never dropped silently.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ class PairSet:
     missing: list[str] = field(default_factory=list)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Inputs
 
 
-def load_pairs(data: Path, root: Path | None = None, max_pairs: int = DEFAULT_MAX_PAIRS, seed: int = 0) -> PairSet:
+def load_pairs(
+    data: Path, root: Path | None = None, max_pairs: int = DEFAULT_MAX_PAIRS, seed: int = 0
+) -> PairSet:
     data = Path(data)
     if data.is_dir():
         return load_identity_folders(data, max_pairs=max_pairs, seed=seed)
@@ -128,8 +131,10 @@ def load_identity_folders(root: Path, max_pairs: int = DEFAULT_MAX_PAIRS, seed: 
     return PairSet(images, pairs, "identity_folders", str(root), len(names), ignored, capped)
 
 
-def _sample_pairs(rng: np.random.Generator, ident: NDArray[Any], count: int, same: bool) -> list[tuple[int, int]]:
-    """``count`` distinct pairs (a < b) of the wanted kind, drawn uniformly; sorted, so the result is stable."""
+def _sample_pairs(
+    rng: np.random.Generator, ident: NDArray[Any], count: int, same: bool
+) -> list[tuple[int, int]]:
+    """``count`` distinct pairs (a < b) of the wanted kind, drawn uniformly, sorted (stable)."""
     n = ident.size
     chosen: set[tuple[int, int]] = set()
     by_identity: list[NDArray[Any]] = []
@@ -222,7 +227,7 @@ def load_pairs_csv(path: Path, root: Path | None = None) -> PairSet:
     return PairSet(images, pairs, "pairs_csv", str(path), None, [], {}, missing)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Embedding
 
 
@@ -283,7 +288,7 @@ def embed_all(
     return Embedded(vectors, failures, counts)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Scores and figures
 
 
@@ -396,9 +401,11 @@ def report(
         for name in names:
             mask = group_arr == name
             g_gen, g_imp = scored.scores[mask & scored.same], scored.scores[mask & ~scored.same]
-            per_group[name] = metrics.summary(g_gen, g_imp, far_targets, thresholds, folds) if (
-                g_gen.size + g_imp.size >= 2
-            ) else {"genuine_pairs": int(g_gen.size), "impostor_pairs": int(g_imp.size)}
+            per_group[name] = (
+                metrics.summary(g_gen, g_imp, far_targets, thresholds, folds)
+                if (g_gen.size + g_imp.size >= 2)
+                else {"genuine_pairs": int(g_gen.size), "impostor_pairs": int(g_imp.size)}
+            )
             imp_by_group[name] = g_imp
         out["groups"] = per_group
         ratio_thresholds = list(thresholds)

@@ -1,1 +1,17 @@
 """Collections, faces, users, jobs, audit records and vector indexes behind one interface (``base.Store``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regard.store.base import Store
+
+
+def open_store(data_dir: Path) -> Store:
+    """The store for ``data_dir`` (created 0700 if missing); today always the embedded backend."""
+    from regard.store.embedded import EmbeddedStore  # imported here so `regard.store` stays light to import
+
+    return EmbeddedStore(Path(data_dir))
+
+
+__all__ = ["Store", "open_store"]

@@ -1,14 +1,14 @@
 """One collection's vectors: exact numpy search when small, a usearch HNSW graph when large enough to pay.
 
-The database is the source of truth; this index is a fast, rebuildable copy. Keys are the database's face row
-IDs (never reused, so a stale key in a saved graph can never name a different face). Scores are inner products
-of L2-normalised vectors, i.e. cosine similarity; the HNSW graph stores half-precision vectors, so callers that
-need exact similarities re-score the few hits from the float32 source (the store does).
+The database is the source of truth; this index is a fast, rebuildable copy. Keys are the database's face
+row IDs (never reused, so a stale key in a saved graph can never name a different face). Scores are inner
+products of L2-normalised vectors, i.e. cosine similarity; the HNSW graph stores half-precision vectors, so
+callers that need exact similarities re-score the few hits from the float32 source (the store does).
 
-Erasure: usearch marks a removed vector deleted but keeps its bytes in its slot, in memory and in a saved file.
-``HnswIndex.remove`` therefore refills every freed slot with zeros (usearch reuses freed slots for the next
-inserts) and removes those fillers again; the contract tests check that no removed template's bytes remain in
-any file. A saved graph is deleted from disk as soon as a vector is removed, and written anew later.
+Erasure: usearch marks a removed vector deleted but keeps its bytes in its slot, in memory and in a saved
+file. ``HnswIndex.remove`` therefore refills every freed slot with zeros (usearch reuses freed slots for the
+next inserts) and removes those fillers again; the contract tests check that no removed template's bytes
+remain in any file. A saved graph is deleted from disk as soon as a vector is removed, and written anew later.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ class IndexSettings:
     connectivity: int = 16
     expansion_add: int = 128
     expansion_search: int = 128
-    rebuild_ratio: float = 0.25  # rebuild the graph when this share of its slots held since-removed vectors
 
 
 class FlatIndex:
@@ -126,7 +125,6 @@ class HnswIndex:
             expansion_search=settings.expansion_search,
         )
         self._index.expansion_search = settings.expansion_search
-        self.removed_since_build = 0
 
     @classmethod
     def load(cls, path: Path, ndim: int, settings: IndexSettings) -> HnswIndex | None:
@@ -147,7 +145,9 @@ class HnswIndex:
         return np.asarray(self._index.keys, dtype=np.int64)
 
     def get(self, keys: Keys) -> Matrix:
-        return np.asarray(self._index.get(keys.astype(np.uint64)), dtype=np.float32).reshape(len(keys), self.ndim)
+        return np.asarray(self._index.get(keys.astype(np.uint64)), dtype=np.float32).reshape(
+            len(keys), self.ndim
+        )
 
     def add(self, keys: Keys, vecs: Matrix) -> None:
         if len(keys):
@@ -161,7 +161,6 @@ class HnswIndex:
         fillers = np.arange(_FILLER_BASE, _FILLER_BASE + len(present), dtype=np.uint64)
         self._index.add(fillers, np.zeros((len(present), self.ndim), np.float32))
         self._index.remove(fillers)
-        self.removed_since_build += len(present)
         return len(present)
 
     def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
@@ -296,7 +295,12 @@ class VectorIndex:
                     chunk = missing[start : start + 50_000]
                     hnsw.add(chunk, fetch(chunk))
                 self.dirty = bool(len(missing) or len(extra))
-                log.info("vector index %s: %d added, %d removed at start-up", self.path.name, len(missing), len(extra))
+                log.info(
+                    "vector index %s: %d added, %d removed at start-up",
+                    self.path.name,
+                    len(missing),
+                    len(extra),
+                )
             self._hnsw, self._flat = hnsw, None
 
     def _agrees(self, hnsw: HnswIndex, db_keys: Keys, fetch: Fetch) -> bool:
@@ -338,16 +342,6 @@ class VectorIndex:
                 return removed
             assert self._flat is not None
             return self._flat.remove(keys)
-
-    def needs_rebuild(self) -> bool:
-        h = self._hnsw
-        return h is not None and h.removed_since_build > self.settings.rebuild_ratio * max(len(h), 1)
-
-    def rebuild(self, db_keys: Keys, fetch: Fetch) -> None:
-        """A fresh graph from the database (after many removals, whose slots degrade the graph)."""
-        with self._lock.write():
-            self._drop_file()
-        self.open(db_keys, fetch)
 
     def clear(self) -> None:
         """Forget every vector and delete the saved graph (DeleteCollection)."""

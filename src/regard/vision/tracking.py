@@ -131,7 +131,7 @@ class Tracker:
         self,
         *,
         iou_threshold: float = 0.25,
-        proximity_threshold: float = 0.5,
+        proximity_threshold: float = 0.2,
         max_gap_ms: int = 1000,
         embed_every_ms: int = 2000,
         quality_gain: float = 1.3,

@@ -1,4 +1,4 @@
-"""``regard audit``, ``regard retention`` and ``regard erase``: showing what was done, and undoing it for good."""
+"""``regard audit``, ``retention`` and ``erase``: showing what was done, and undoing it for good."""
 
 from __future__ import annotations
 

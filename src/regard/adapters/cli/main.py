@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "regard.adapters.cli.collections",
     "regard.adapters.cli.accountability",
     "regard.adapters.cli.server",
+    "regard.adapters.cli.video",
+    "regard.adapters.cli.evaluate",
 ]
 
 

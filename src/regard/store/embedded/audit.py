@@ -44,7 +44,9 @@ def record_hash(seq: int, time: float, entry: AuditEntry, prev_hash: str) -> str
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-AUDIT_COLUMNS = "seq, time, operation, access_key, collection_id, request_id, client, details, prev_hash, hash"
+AUDIT_COLUMNS = (
+    "seq, time, operation, access_key, collection_id, request_id, client, details, prev_hash, hash"
+)
 
 
 def row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> AuditRecord:
@@ -76,8 +78,18 @@ def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditReco
     digest = record_hash(seq, now, entry, prev_hash)
     conn.execute(
         f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (seq, now, entry.operation, entry.access_key, entry.collection_id, entry.request_id, entry.client,
-         details, prev_hash, digest),
+        (
+            seq,
+            now,
+            entry.operation,
+            entry.access_key,
+            entry.collection_id,
+            entry.request_id,
+            entry.client,
+            details,
+            prev_hash,
+            digest,
+        ),
     )
     return AuditRecord(seq=seq, time=now, entry=entry, prev_hash=prev_hash, hash=digest)
 
@@ -89,7 +101,7 @@ class Anchor:
 
 
 def write_anchor(path: Path, anchor: Anchor) -> None:
-    """Replace the anchor file atomically (mode 0600). It may lag the database after a crash, never lead it."""
+    """Replace the anchor file atomically (mode 0600); after a crash it may lag the database, not lead it."""
     body = f"{_ANCHOR_MAGIC} {anchor.seq} {anchor.hash}"
     check = hashlib.sha256(body.encode()).hexdigest()
     tmp = path.with_suffix(".tmp")
@@ -102,7 +114,7 @@ def write_anchor(path: Path, anchor: Anchor) -> None:
     os.replace(tmp, path)
 
 
-def read_anchor(path: Path) -> Anchor | None | str:
+def read_anchor(path: Path) -> Anchor | str | None:
     """The anchor; None when there is none yet; a reason string when the file is damaged."""
     try:
         text = path.read_text().strip()
@@ -117,7 +129,7 @@ def read_anchor(path: Path) -> Anchor | None | str:
     return Anchor(int(parts[1]), parts[2])
 
 
-def verify(rows: Iterable[tuple[Any, ...]], anchor: Anchor | None | str) -> AuditVerification:
+def verify(rows: Iterable[tuple[Any, ...]], anchor: Anchor | str | None) -> AuditVerification:
     """Walk the chain in seq order; report the first record that is not what the chain says it must be."""
     expected_seq, prev_hash, checked = 1, GENESIS, 0
     hashes: dict[int, str] = {}
@@ -127,7 +139,9 @@ def verify(rows: Iterable[tuple[Any, ...]], anchor: Anchor | None | str) -> Audi
         if rec.seq != expected_seq:
             return AuditVerification(False, checked, expected_seq, f"record {expected_seq} is missing")
         if rec.prev_hash != prev_hash:
-            return AuditVerification(False, checked, rec.seq, f"record {rec.seq} does not link to record {rec.seq - 1}")
+            return AuditVerification(
+                False, checked, rec.seq, f"record {rec.seq} does not link to record {rec.seq - 1}"
+            )
         if record_hash(rec.seq, rec.time, rec.entry, rec.prev_hash) != rec.hash:
             return AuditVerification(False, checked, rec.seq, f"record {rec.seq} was changed (hash mismatch)")
         if want is not None and rec.seq == want:
@@ -139,7 +153,9 @@ def verify(rows: Iterable[tuple[Any, ...]], anchor: Anchor | None | str) -> Audi
     if anchor is not None:
         if checked < anchor.seq:
             return AuditVerification(
-                False, checked, checked + 1,
+                False,
+                checked,
+                checked + 1,
                 f"records {checked + 1}..{anchor.seq} are missing: the log ends before its anchor",
             )
         if anchor.seq and hashes.get(anchor.seq) != anchor.hash:

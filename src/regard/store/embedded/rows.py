@@ -21,8 +21,13 @@ COLLECTION_COLUMNS = (
     "retention_days"
 )
 FACE_COLUMNS = (
-    "face_id, image_id, box_left, box_top, box_width, box_height, confidence, index_model_version, indexed_at, "
-    "external_image_id, user_id, indexed_by, expires_at, image_sha256"
+    "face_id, image_id, box_left, box_top, box_width, box_height, confidence, index_model_version, "
+    "indexed_at, external_image_id, user_id, indexed_by, expires_at, image_sha256"
+)
+FACE_INSERT = (
+    "INSERT INTO faces (cid, face_id, image_id, box_left, box_top, box_width, box_height, confidence, "
+    "index_model_version, indexed_at, external_image_id, user_id, indexed_by, expires_at, image_sha256, "
+    "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 KEY_COLUMNS = "access_key_id, secret_access_key, scope, name, created_at, revoked_at"
 JOB_COLUMNS = (
@@ -34,26 +39,69 @@ JOB_COLUMNS = (
 def collection(row: tuple[Any, ...]) -> CollectionRecord:
     cid, fmv, size, created, faces, users, tags, purpose, retention = row
     return CollectionRecord(
-        collection_id=cid, face_model_version=fmv, embedding_size=size, created_at=created, face_count=faces,
-        user_count=users, tags=json.loads(tags), purpose=purpose, retention_days=retention,
+        collection_id=cid,
+        face_model_version=fmv,
+        embedding_size=size,
+        created_at=created,
+        face_count=faces,
+        user_count=users,
+        tags=json.loads(tags),
+        purpose=purpose,
+        retention_days=retention,
     )
 
 
 def face(row: tuple[Any, ...]) -> FaceRecord:
-    (face_id, image_id, left, top, width, height, confidence, imv, indexed_at, ext, user_id, indexed_by, expires,
-     sha) = row
+    (
+        face_id,
+        image_id,
+        left,
+        top,
+        width,
+        height,
+        confidence,
+        imv,
+        indexed_at,
+        ext,
+        user_id,
+        indexed_by,
+        expires,
+        sha,
+    ) = row
     return FaceRecord(
-        face_id=face_id, image_id=image_id, bounding_box=BoundingBox(left, top, width, height),
-        confidence=confidence, index_model_version=imv, indexed_at=indexed_at, external_image_id=ext,
-        user_id=user_id, indexed_by=indexed_by, expires_at=expires, image_sha256=sha,
+        face_id=face_id,
+        image_id=image_id,
+        bounding_box=BoundingBox(left, top, width, height),
+        confidence=confidence,
+        index_model_version=imv,
+        indexed_at=indexed_at,
+        external_image_id=ext,
+        user_id=user_id,
+        indexed_by=indexed_by,
+        expires_at=expires,
+        image_sha256=sha,
     )
 
 
 def face_params(cid: int, f: FaceRecord, expires_at: float | None, embedding: bytes) -> tuple[Any, ...]:
     b = f.bounding_box
     return (
-        cid, f.face_id, f.image_id, b.left, b.top, b.width, b.height, f.confidence, f.index_model_version,
-        f.indexed_at, f.external_image_id, f.user_id, f.indexed_by, expires_at, f.image_sha256, embedding,
+        cid,
+        f.face_id,
+        f.image_id,
+        b.left,
+        b.top,
+        b.width,
+        b.height,
+        f.confidence,
+        f.index_model_version,
+        f.indexed_at,
+        f.external_image_id,
+        f.user_id,
+        f.indexed_by,
+        expires_at,
+        f.image_sha256,
+        embedding,
     )
 
 
@@ -69,8 +117,16 @@ def key(row: tuple[Any, ...]) -> AccessKeyRecord:
 def job(row: tuple[Any, ...]) -> JobRecord:
     job_id, kind, status, params, created, updated, message, token, tag, access_key, result = row
     return JobRecord(
-        job_id=job_id, kind=kind, status=status, params=json.loads(params), created_at=created, updated_at=updated,
-        status_message=message, client_request_token=token, job_tag=tag, access_key=access_key,
+        job_id=job_id,
+        kind=kind,
+        status=status,
+        params=json.loads(params),
+        created_at=created,
+        updated_at=updated,
+        status_message=message,
+        client_request_token=token,
+        job_tag=tag,
+        access_key=access_key,
         result=json.loads(result) if result is not None else None,
     )
 

@@ -135,7 +135,9 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to ``SCHEMA_VERSION``, one transaction per step."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise SchemaTooNewError(f"database schema version {version} is newer than this Regard ({SCHEMA_VERSION})")
+        raise SchemaTooNewError(
+            f"database schema version {version} is newer than this Regard ({SCHEMA_VERSION})"
+        )
     for step in range(version, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -1,0 +1,393 @@
+"""boto3 and raw signed requests against a real ``regard serve`` process with the real service and models.
+
+One server per module (model loading is the slow part); every test uses its own collection names.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, run_cli, start_server
+from .signing import now_utc, sign
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "aws"
+OBAMA_SMALL = (DATA / "obama-240p.jpg").read_bytes()
+OBAMA = (DATA / "obama2.jpg").read_bytes()
+BIDEN = (DATA / "biden.jpg").read_bytes()
+DOGS = (DATA / "dogs.jpg").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("server")
+    photos = tmp / "photos"
+    (photos / "people").mkdir(parents=True)
+    shutil.copy(DATA / "obama2.jpg", photos / "people" / "obama.jpg")
+    secret_place = tmp / "outside.jpg"
+    shutil.copy(DATA / "biden.jpg", secret_place)
+    (photos / "link.jpg").symlink_to(secret_place)
+    (photos / "linked-dir").symlink_to(tmp, target_is_directory=True)
+    process = start_server(tmp, "--bucket", f"photos={photos}", "--workers", "2")
+    yield process
+    assert process.stop() == 0, process.log_text()[-3000:]
+    assert '"stopped"' in process.log_text()
+
+
+def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
+    return boto3.client(
+        "rekognition",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def rek(server: ServerProcess) -> Any:
+    return _client(server)
+
+
+def _new_key(server: ServerProcess, scope: str) -> tuple[str, str]:
+    done = run_cli("keys", "create", "--scope", scope, "--name", f"test-{scope}", "--data", str(server.data_dir))
+    assert done.returncode == 0, done.stderr
+    fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
+    return fields["AccessKeyId"].strip(), fields["SecretAccessKey"].strip()
+
+
+def _code(caught: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(caught.value.response["Error"]["Code"])
+
+
+def _collection(rek: Any, prefix: str) -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    rek.create_collection(CollectionId=name)
+    return name
+
+
+# --- stateless operations -----------------------------------------------------------------------------
+
+
+def test_detect_faces(rek: Any) -> None:
+    response = rek.detect_faces(Image={"Bytes": OBAMA}, Attributes=["ALL"])
+    (face,) = response["FaceDetails"]
+    box = face["BoundingBox"]
+    assert 0 <= box["Left"] < 1 and 0 <= box["Top"] < 1 and 0 < box["Width"] <= 1 and 0 < box["Height"] <= 1
+    assert face["Confidence"] > 90
+    assert {"Landmarks", "Pose", "Quality"} <= set(face)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_detect_faces_without_faces(rek: Any) -> None:
+    assert rek.detect_faces(Image={"Bytes": DOGS})["FaceDetails"] == []
+
+
+def test_compare_faces(rek: Any) -> None:
+    same = rek.compare_faces(SourceImage={"Bytes": OBAMA_SMALL}, TargetImage={"Bytes": OBAMA})
+    assert len(same["FaceMatches"]) == 1 and same["FaceMatches"][0]["Similarity"] >= 80
+    other = rek.compare_faces(SourceImage={"Bytes": OBAMA_SMALL}, TargetImage={"Bytes": BIDEN})
+    assert other["FaceMatches"] == [] and len(other["UnmatchedFaces"]) == 1
+
+
+def test_image_errors(rek: Any) -> None:
+    with pytest.raises(rek.exceptions.InvalidImageFormatException):
+        rek.detect_faces(Image={"Bytes": b"GIF89a not what we take" * 10})
+    with pytest.raises(rek.exceptions.InvalidParameterException):
+        rek.compare_faces(SourceImage={"Bytes": DOGS}, TargetImage={"Bytes": OBAMA})
+    from PIL import Image
+
+    huge = io.BytesIO()
+    Image.new("L", (7000, 7000)).save(huge, format="PNG")  # 49 Mpx in a few kB
+    with pytest.raises(rek.exceptions.ImageTooLargeException):
+        rek.detect_faces(Image={"Bytes": huge.getvalue()})
+
+
+def test_bytes_over_five_mib_refused_by_the_model_limit(rek: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        rek.detect_faces(Image={"Bytes": b"\xff" * (5 * 1024 * 1024 + 1)})
+    assert _code(caught) == "ValidationException"
+    assert "'image.bytes'" in caught.value.response["Error"]["Message"]
+
+
+# --- S3Object via --bucket ------------------------------------------------------------------------------
+
+
+def test_s3_object_from_bucket_folder(rek: Any) -> None:
+    response = rek.detect_faces(Image={"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}})
+    assert len(response["FaceDetails"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("bucket", "name"),
+    [
+        ("photos", "../outside.jpg"),
+        ("photos", "people/../../outside.jpg"),
+        ("photos", "/etc/passwd"),
+        ("photos", "link.jpg"),
+        ("photos", "linked-dir/outside.jpg"),
+        ("photos", "people/missing.jpg"),
+        ("nobucket", "people/obama.jpg"),
+    ],
+)
+def test_s3_object_cannot_leave_its_folder(rek: Any, bucket: str, name: str) -> None:
+    with pytest.raises(rek.exceptions.InvalidS3ObjectException):
+        rek.detect_faces(Image={"S3Object": {"Bucket": bucket, "Name": name}})
+
+
+# --- collections, faces, users, search ------------------------------------------------------------------
+
+
+def test_collection_lifecycle_and_errors(rek: Any) -> None:
+    name = f"life-{uuid.uuid4().hex[:8]}"
+    created = rek.create_collection(CollectionId=name, Tags={"team": "qa"})
+    assert created["StatusCode"] == 200 and created["CollectionArn"] and created["FaceModelVersion"]
+    with pytest.raises(rek.exceptions.ResourceAlreadyExistsException):
+        rek.create_collection(CollectionId=name)
+    described = rek.describe_collection(CollectionId=name)
+    assert described["FaceCount"] == 0
+    assert isinstance(described["CreationTimestamp"], dt.datetime)
+    assert rek.delete_collection(CollectionId=name)["StatusCode"] == 200
+    with pytest.raises(rek.exceptions.ResourceNotFoundException):
+        rek.describe_collection(CollectionId=name)
+
+
+def test_list_collections_paginator(rek: Any) -> None:
+    names = sorted(_collection(rek, "page") for _ in range(3))
+    pages = list(rek.get_paginator("list_collections").paginate(PaginationConfig={"PageSize": 1}))
+    seen = [c for page in pages for c in page["CollectionIds"]]
+    assert len(pages) >= 3 and set(names) <= set(seen) and len(seen) == len(set(seen))
+    assert all(len(p["CollectionIds"]) == len(p["FaceModelVersions"]) for p in pages)
+    with pytest.raises(rek.exceptions.InvalidPaginationTokenException):
+        rek.list_collections(NextToken="forged-token")
+
+
+def test_index_search_and_list_faces(rek: Any) -> None:
+    name = _collection(rek, "faces")
+    indexed = rek.index_faces(CollectionId=name, Image={"Bytes": OBAMA_SMALL}, ExternalImageId="obama-1")
+    (record,) = indexed["FaceRecords"]
+    obama_face = record["Face"]["FaceId"]
+    rek.index_faces(CollectionId=name, Image={"Bytes": BIDEN}, ExternalImageId="biden-1")
+    rek.index_faces(CollectionId=name, Image={"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}})
+
+    found = rek.search_faces_by_image(CollectionId=name, Image={"Bytes": OBAMA})
+    assert found["FaceMatches"][0]["Face"]["ExternalImageId"] in ("obama-1", None)
+    assert all(m["Similarity"] >= 80 for m in found["FaceMatches"])
+    assert found["SearchedFaceBoundingBox"]["Width"] > 0
+
+    by_id = rek.search_faces(CollectionId=name, FaceId=obama_face)
+    assert by_id["SearchedFaceId"] == obama_face
+    assert all(m["Face"]["FaceId"] != obama_face for m in by_id["FaceMatches"])
+
+    pages = list(rek.get_paginator("list_faces").paginate(CollectionId=name, PaginationConfig={"PageSize": 1}))
+    faces = [f["FaceId"] for page in pages for f in page["Faces"]]
+    assert len(pages) == 3 and len(set(faces)) == 3
+
+    with pytest.raises(rek.exceptions.InvalidParameterException):
+        rek.search_faces_by_image(CollectionId=name, Image={"Bytes": DOGS})
+    with pytest.raises(rek.exceptions.ResourceNotFoundException):
+        rek.index_faces(CollectionId="no-such-collection", Image={"Bytes": OBAMA})
+
+    deleted = rek.delete_faces(CollectionId=name, FaceIds=[obama_face])
+    assert deleted["DeletedFaces"] == [obama_face]
+    assert rek.describe_collection(CollectionId=name)["FaceCount"] == 2
+
+
+def test_users(rek: Any) -> None:
+    name = _collection(rek, "users")
+    face_a = rek.index_faces(CollectionId=name, Image={"Bytes": OBAMA_SMALL})["FaceRecords"][0]["Face"]["FaceId"]
+    face_b = rek.index_faces(CollectionId=name, Image={"Bytes": OBAMA})["FaceRecords"][0]["Face"]["FaceId"]
+    rek.index_faces(CollectionId=name, Image={"Bytes": BIDEN})
+
+    token = str(uuid.uuid4())
+    rek.create_user(CollectionId=name, UserId="barack", ClientRequestToken=token)
+    rek.create_user(CollectionId=name, UserId="barack", ClientRequestToken=token)  # same request again: fine
+    with pytest.raises(rek.exceptions.IdempotentParameterMismatchException):
+        rek.create_user(CollectionId=name, UserId="someone-else", ClientRequestToken=token)
+    with pytest.raises(rek.exceptions.ConflictException):
+        rek.create_user(CollectionId=name, UserId="barack")
+    rek.create_user(CollectionId=name, UserId="joe")
+
+    associated = rek.associate_faces(CollectionId=name, UserId="barack", FaceIds=[face_a, face_b])
+    assert {f["FaceId"] for f in associated["AssociatedFaces"]} == {face_a, face_b}
+
+    pages = list(rek.get_paginator("list_users").paginate(CollectionId=name, PaginationConfig={"PageSize": 1}))
+    assert [u["UserId"] for page in pages for u in page["Users"]] == ["barack", "joe"]
+
+    by_image = rek.search_users_by_image(CollectionId=name, Image={"Bytes": OBAMA})
+    assert by_image["UserMatches"][0]["User"]["UserId"] == "barack"
+    by_face = rek.search_users(CollectionId=name, FaceId=face_a)
+    assert by_face["UserMatches"][0]["User"]["UserId"] == "barack"
+
+    gone = rek.disassociate_faces(CollectionId=name, UserId="barack", FaceIds=[face_b])
+    assert [f["FaceId"] for f in gone["DisassociatedFaces"]] == [face_b]
+    rek.delete_user(CollectionId=name, UserId="joe")
+    with pytest.raises(rek.exceptions.ResourceNotFoundException):
+        rek.delete_user(CollectionId=name, UserId="joe")
+
+
+# --- validation beyond what boto3 checks ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "member"),
+    [
+        ("CreateCollection", {"CollectionId": "has spaces"}, "collectionId"),
+        ("CreateCollection", {"CollectionId": "x" * 256}, "collectionId"),
+        ("SearchFacesByImage", {"CollectionId": "c", "Image": {"Bytes": "AA=="}, "MaxFaces": 4097}, "maxFaces"),
+        ("DetectFaces", {"Image": {"Bytes": "AA=="}, "Attributes": ["EVERYTHING"]}, "attributes.1.member"),
+        ("IndexFaces", {"CollectionId": "c", "Image": {"Bytes": "AA=="}, "QualityFilter": "BEST"}, "qualityFilter"),
+        ("DeleteFaces", {"CollectionId": "c", "FaceIds": ["NOT-A-UUID"]}, "faceIds.1.member"),
+        ("CreateCollection", {"CollectionId": "c", "Tags": {"aws:reserved": "x"}}, "tags.key"),
+    ],
+)
+def test_model_constraints_boto3_does_not_check(server: ServerProcess, target: str, body: Any, member: str) -> None:
+    headers, data = sign(server.url + "/", f"RekognitionService.{target}", body, BOOT_KEY_ID, BOOT_SECRET)
+    response = httpx.post(server.url + "/", content=data, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["__type"] == "ValidationException"
+    assert f"at '{member}' failed to satisfy constraint" in response.json()["Message"]
+
+
+def test_unknown_and_unoffered_operations(server: ServerProcess) -> None:
+    for target in ("RekognitionService.NoSuchThing", "RekognitionService.DetectLabels", "Other.DetectFaces"):
+        headers, data = sign(server.url + "/", target, {}, BOOT_KEY_ID, BOOT_SECRET)
+        response = httpx.post(server.url + "/", content=data, headers=headers)
+        assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+
+
+# --- authentication and scopes --------------------------------------------------------------------------
+
+
+def test_wrong_secret(server: ServerProcess) -> None:
+    bad = _client(server, secret="x" * 40)
+    with pytest.raises(ClientError) as caught:
+        bad.list_collections()
+    assert _code(caught) == "InvalidSignatureException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_unknown_key(server: ServerProcess) -> None:
+    with pytest.raises(ClientError) as caught:
+        _client(server, key_id="AKIAUNKNOWNKEY000000").list_collections()
+    assert _code(caught) == "UnrecognizedClientException"
+    assert caught.value.response["Error"]["Message"] == "The security token included in the request is invalid."
+
+
+def test_revoked_key(server: ServerProcess) -> None:
+    key_id, secret = _new_key(server, "search")
+    client = _client(server, key_id, secret)
+    client.list_collections()
+    done = run_cli("keys", "revoke", key_id, "--data", str(server.data_dir))
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(ClientError) as caught:
+        client.list_collections()
+    assert _code(caught) == "UnrecognizedClientException"
+    listed = run_cli("keys", "list", "--data", str(server.data_dir))
+    assert key_id in listed.stdout and secret not in listed.stdout
+
+
+def test_clock_skew_over_fifteen_minutes(server: ServerProcess) -> None:
+    for minutes in (16, -16):
+        when = now_utc() - dt.timedelta(minutes=minutes)
+        headers, data = sign(server.url + "/", "RekognitionService.ListCollections", {}, BOOT_KEY_ID, BOOT_SECRET,
+                             when=when)
+        response = httpx.post(server.url + "/", content=data, headers=headers)
+        assert (response.status_code, response.json()["__type"]) == (403, "InvalidSignatureException")
+        assert response.json()["Message"].startswith(("Signature expired", "Signature not yet current"))
+
+
+def test_body_altered_after_signing(server: ServerProcess) -> None:
+    name = f"victim-{uuid.uuid4().hex[:8]}"
+    headers, _ = sign(server.url + "/", "RekognitionService.DescribeCollection", {"CollectionId": name},
+                      BOOT_KEY_ID, BOOT_SECRET)
+    forged = f'{{"CollectionId": "{name}x"}}'.encode()
+    headers["Content-Length"] = str(len(forged))
+    response = httpx.post(server.url + "/", content=forged, headers=headers)
+    assert (response.status_code, response.json()["__type"]) == (403, "InvalidSignatureException")
+
+
+def test_unsigned_request(server: ServerProcess) -> None:
+    response = httpx.post(server.url + "/", content=b"{}",
+                          headers={"X-Amz-Target": "RekognitionService.ListCollections"})
+    assert (response.status_code, response.json()["__type"]) == (403, "MissingAuthenticationTokenException")
+
+
+def test_scopes(server: ServerProcess, rek: Any) -> None:
+    name = _collection(rek, "scoped")
+    detect = _client(server, *_new_key(server, "detect"))
+    assert len(detect.detect_faces(Image={"Bytes": OBAMA_SMALL})["FaceDetails"]) == 1
+    with pytest.raises(detect.exceptions.AccessDeniedException):
+        detect.index_faces(CollectionId=name, Image={"Bytes": OBAMA_SMALL})
+    search = _client(server, *_new_key(server, "search"))
+    search.search_faces_by_image(CollectionId=name, Image={"Bytes": OBAMA_SMALL})
+    with pytest.raises(search.exceptions.AccessDeniedException):
+        search.delete_collection(CollectionId=name)
+
+
+def test_keys_create_rejects_unknown_scope(server: ServerProcess) -> None:
+    done = run_cli("keys", "create", "--scope", "superuser", "--data", str(server.data_dir))
+    assert done.returncode != 0 and "superuser" in done.stderr + done.stdout
+
+
+# --- the AWS CLI ---------------------------------------------------------------------------------------
+
+
+def _aws(server: ServerProcess, *args: str) -> Any:
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=BOOT_KEY_ID, AWS_SECRET_ACCESS_KEY=BOOT_SECRET, AWS_DEFAULT_REGION="us-east-1",
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_MAX_ATTEMPTS="1")
+    aws = [sys.executable, "-m", "awscli"]
+    done = subprocess.run([*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None), done.stderr
+
+
+def test_aws_cli(server: ServerProcess, rek: Any) -> None:
+    name = _collection(rek, "awscli")
+    code, out, err = _aws(server, "detect-faces", "--image-bytes", f"fileb://{DATA / 'obama2.jpg'}")
+    assert code == 0, err
+    assert len(out["FaceDetails"]) == 1
+    code, out, err = _aws(server, "index-faces", "--collection-id", name, "--external-image-id", "obama",
+                          "--image", '{"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}}')
+    assert code == 0, err
+    assert out["FaceRecords"][0]["Face"]["ExternalImageId"] == "obama"
+    code, out, err = _aws(server, "search-faces-by-image", "--collection-id", name,
+                          "--image-bytes", f"fileb://{DATA / 'obama-240p.jpg'}")
+    assert code == 0, err
+    assert out["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama"
+    code, out, err = _aws(server, "describe-collection", "--collection-id", "nope-" + name)
+    assert code != 0 and "ResourceNotFoundException" in err
+
+
+# --- last: what the server wrote -----------------------------------------------------------------------
+
+
+def test_logs_hold_no_secrets_or_images(server: ServerProcess) -> None:
+    text = server.log_text()
+    assert '"message": "request"' in text and '"operation": "DetectFaces"' in text
+    assert BOOT_SECRET not in text
+    assert base64.b64encode(OBAMA_SMALL[:300]).decode()[:40] not in text
+    assert "Signature=" not in text
+    mode = os.stat(server.data_dir).st_mode & 0o777
+    assert mode == 0o700
