@@ -153,6 +153,8 @@ def test_group_fmr_ratio() -> None:
     undefined = metrics.group_fmr_ratio(groups, 0.9)
     assert undefined["ratio"] is None and undefined["best_group"] == "c"
     assert "undefined" in undefined["note"]
+    none = metrics.group_fmr_ratio({"a": [0.1], "b": [0.2]}, 0.9)
+    assert none["ratio"] is None and none["worst_group"] is None and "no group" in none["note"]
 
 
 def test_summary_is_json_ready() -> None:
@@ -261,7 +263,9 @@ def test_pairs_csv_and_folders(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert [(p.a, p.b) for p in again.pairs] == [(p.a, p.b) for p in capped.pairs]
 
     csv_path = tmp_path / "pairs.csv"
-    csv_path.write_text("file_a,file_b,relation\nids/ann/0.jpg,ids/ann/1.jpg,same\nids/ann/0.jpg,nope.jpg,different\n")
+    csv_path.write_text(
+        "file_a,file_b,relation\nids/ann/0.jpg,ids/ann/1.jpg,same\nids/ann/0.jpg,nope.jpg,different\n"
+    )
     ps = verification.load_pairs(csv_path)
     assert [p.same for p in ps.pairs] == [True, False]
     assert len(ps.images) == 3 and ps.missing == [str(tmp_path / "nope.jpg")]
@@ -310,3 +314,18 @@ def test_calibration_table_and_loader(tmp_path) -> None:  # type: ignore[no-unty
     assert calibration.load_calibration(tmp_path, "toy/2.0") is None  # another version: never used
     assert calibration.load_calibration(tmp_path / "empty", "toy/1.0") is None
     assert calibration.format_fmr(0.0, 0.0037).startswith("0 (at most 0.37%")
+
+
+def test_calibration_lookup_follows_the_cosine(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import regard.vision.similarity as similarity
+
+    # rows built when similarity s meant cosine s/100; the mapping is then retuned to cosine = s/200
+    table = calibration.build_calibration(
+        "toy/1.0", [10.0, 40.0, 60.0, 90.0], grid=[0, 25, 50, 75, 100], to_cosine=lambda s: s / 100
+    )
+    assert [p.cosine for p in table.points] == [0, 0.25, 0.5, 0.75, 1.0]
+    monkeypatch.setattr(similarity, "cosine_from_similarity", lambda s: s / 100)
+    assert table.false_match_rate(50)[0] == pytest.approx(2 / 4)  # the current mapping: rows read as they are
+    monkeypatch.setattr(similarity, "cosine_from_similarity", lambda s: s / 200)
+    # similarity 100 is now cosine 0.5: the row for cosine 0.5 holds (60 and 90 scored at or above it)
+    assert table.false_match_rate(100)[0] == pytest.approx(2 / 4)

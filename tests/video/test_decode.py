@@ -66,6 +66,13 @@ def test_truncated_video_is_a_clear_error(truncated: Path) -> None:
         list(reader.frames())
 
 
+def test_video_cut_short_is_an_error_not_a_partial_result(cut_short: Path) -> None:
+    assert probe_video(cut_short).duration_millis > 9000  # the header is intact
+    expected = r"ends at 4\.\d s .* lasts 9\.2 s; the file is truncated"
+    with pytest.raises(VideoDecodeError, match=expected), VideoReader(cut_short) as reader:
+        list(reader.frames())
+
+
 def test_text_file_is_a_clear_error(not_video: Path) -> None:
     with pytest.raises(VideoDecodeError, match="not a video"):
         probe_video(not_video)
@@ -106,9 +113,10 @@ def test_unreadable_video_passes_limits_and_fails_later(not_video: Path) -> None
     assert os.path.getsize(not_video) > 0
 
 
-def _write_video(path: Path, frames: list[np.ndarray], *, rate: Fraction) -> None:
+def _write_video(path: Path, frames: list[np.ndarray], *, rate: Fraction, gop: int = 12) -> None:
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("mpeg4", rate=rate)
+        stream.codec_context.gop_size = gop
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuv420p"
         for i, pixels in enumerate(frames):
@@ -118,3 +126,20 @@ def _write_video(path: Path, frames: list[np.ndarray], *, rate: Fraction) -> Non
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def test_sparse_sampling_seeks_instead_of_decoding_everything(clip: Path) -> None:
+    with VideoReader(clip) as reader:
+        stamps = [f.timestamp_ms for f in reader.frames(0.2)]
+        assert reader.decoded_frames < 275 // 2
+    assert stamps[0] == 0 and len(stamps) == 2 and 5000 <= stamps[1] <= 5100
+
+
+def test_sparse_sampling_with_one_keyframe_does_not_loop(tmp_path: Path) -> None:
+    path = tmp_path / "one_gop.mp4"
+    frames = [np.full((32, 32, 3), i * 2, np.uint8) for i in range(100)]  # 10 s at 10 fps, GOP of 300
+    _write_video(path, frames, rate=Fraction(10), gop=300)
+    with VideoReader(path) as reader:
+        stamps = [f.timestamp_ms for f in reader.frames(0.25)]
+        assert reader.decoded_frames <= 110
+    assert stamps == [0, 4000, 8000]

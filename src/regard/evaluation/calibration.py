@@ -18,7 +18,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -47,10 +47,13 @@ class CalibrationPoint:
     fmr_upper: float
     true_matches: int | None = None
     tar: float | None = None
+    cosine: float | None = None
+    """The recogniser's cosine that mapped to ``similarity`` when the table was built."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "similarity": self.similarity,
+            "cosine": self.cosine,
             "false_matches": self.false_matches,
             "fmr": self.fmr,
             "fmr_lower": self.fmr_lower,
@@ -89,10 +92,15 @@ class Calibration:
         """The table row for the highest grid similarity not above ``similarity``.
 
         FMR only falls as the similarity rises, so reading the row at or below the asked similarity can
-        only overstate the rate, never understate it."""
+        only overstate the rate, never understate it. When the rows record their cosine, the lookup goes
+        through the cosine (with the current similarity mapping), so a table stays right if the 0-100
+        mapping is retuned."""
+        to_cosine = _cosine_mapping() if all(p.cosine is not None for p in self.points) else None
+        values = [p.similarity if to_cosine is None else float(p.cosine or 0.0) for p in self.points]
+        target = similarity if to_cosine is None else to_cosine(similarity)
         best = self.points[0]
-        for point in self.points:
-            if point.similarity <= similarity + 1e-9:
+        for point, value in zip(self.points, values, strict=True):
+            if value <= target + 1e-9:
                 best = point
             else:
                 break
@@ -142,6 +150,7 @@ class Calibration:
                 fmr_upper=float(p["fmr_upper"]),
                 true_matches=None if p.get("true_matches") is None else int(p["true_matches"]),
                 tar=None if p.get("tar") is None else float(p["tar"]),
+                cosine=None if p.get("cosine") is None else float(p["cosine"]),
             )
             for p in sorted(data["table"], key=lambda p: float(p["similarity"]))
         )
@@ -160,6 +169,14 @@ class Calibration:
         )
 
 
+def _cosine_mapping() -> Callable[[float], float] | None:
+    try:
+        from regard.vision.similarity import cosine_from_similarity
+    except ImportError:
+        return None
+    return lambda s: float(cosine_from_similarity(float(s)))
+
+
 def pack_name(model_version: str) -> str:
     """``buffalo_s/1.0`` -> ``buffalo_s``, made safe as a file name."""
     name = model_version.split("/", 1)[0]
@@ -174,7 +191,10 @@ def build_calibration(
     confidence: float = CONFIDENCE,
     source: dict[str, Any] | None = None,
     note: str = "",
+    to_cosine: Callable[[float], float] | None = None,
 ) -> Calibration:
+    """The table from the similarities of impostor (and optionally genuine) pairs; ``to_cosine`` (the inverse
+    of the similarity mapping) records each row's cosine so lookups survive a change of mapping."""
     imp = np.sort(np.asarray(impostor_similarities, dtype=np.float64).reshape(-1))
     if imp.size == 0:
         raise ValueError("calibration needs at least one impostor (different-person) pair")
@@ -197,6 +217,7 @@ def build_calibration(
                 fmr_upper=upper,
                 true_matches=tm,
                 tar=None if tm is None or gen is None else tm / gen.size,
+                cosine=None if to_cosine is None else float(to_cosine(s)),
             )
         )
     return Calibration(

@@ -155,9 +155,14 @@ def engine_detector(engine: Any, max_faces: int = 100) -> Detector:
             return Detected(np.zeros((0, 4)), np.zeros(0), "missing file")
         except RegardError as exc:
             return Detected(np.zeros((0, 4)), np.zeros(0), f"{exc.code}: {exc.message}")
-        faces = engine.detect(image, max_faces=max_faces)
-        boxes = np.asarray([np.asarray(f.box, np.float64) for f in faces], np.float64).reshape(-1, 4)
-        scores = np.asarray([float(f.score) for f in faces], np.float64)
+        if hasattr(engine, "detections"):  # boxes and scores only: no landmarks, pose or quality
+            found = engine.detections(image, max_faces=max_faces)
+            boxes = np.asarray(found.boxes, np.float64).reshape(-1, 4)
+            scores = np.asarray(found.scores, np.float64).reshape(-1)
+        else:
+            faces = engine.detect(image, max_faces=max_faces)
+            boxes = np.asarray([np.asarray(f.box, np.float64) for f in faces], np.float64).reshape(-1, 4)
+            scores = np.asarray([float(f.score) for f in faces], np.float64)
         return Detected(boxes, scores)
 
     return detect

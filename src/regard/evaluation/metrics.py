@@ -477,16 +477,16 @@ def group_fmr_ratio(impostor_by_group: dict[str, ArrayLike], threshold: float) -
         return out
     worst = max(rates, key=lambda k: rates[k].value)
     best = min(rates, key=lambda k: rates[k].value)
+    if rates[worst].value == 0:
+        out["worst_group"] = out["best_group"] = out["ratio"] = None
+        out["note"] = "no group had a false match at this threshold (see each group's upper bound)"
+        return out
     out["worst_group"], out["best_group"] = worst, best
     if rates[best].value > 0:
         out["ratio"] = rates[worst].value / rates[best].value
     else:
         out["ratio"] = None
-        out["note"] = (
-            "undefined: the best group had no false match at this threshold"
-            if rates[worst].value > 0
-            else "no group had a false match at this threshold"
-        )
+        out["note"] = "undefined: the best group had no false match at this threshold"
     return out
 
 

@@ -393,6 +393,7 @@ def report(
     if threshold_to_raw is not None:
         _add_raw_thresholds(overall, threshold_to_raw)
     out["overall"] = overall
+    out["hardest_pairs"] = hardest_pairs(pairset, scored)
     names = sorted({g for g in scored.groups if g is not None})
     if names:
         group_arr = np.asarray([g if g is not None else "" for g in scored.groups], dtype=object)
@@ -412,8 +413,56 @@ def report(
         for entry in overall.get("tar_at_far", []):
             if entry.get("supported") and entry.get("threshold") is not None:
                 ratio_thresholds.append(float(entry["threshold"]))
-        out["group_fmr_ratio"] = [metrics.group_fmr_ratio(imp_by_group, t) for t in ratio_thresholds]
+        unique = sorted(set(ratio_thresholds))
+        out["group_fmr_ratio"] = [metrics.group_fmr_ratio(imp_by_group, t) for t in unique]
     return out
+
+
+def hardest_pairs(pairset: PairSet, scored: Scored, count: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """The highest-scoring different-person pairs and the lowest-scoring same-person pairs: the ones to
+    look at first."""
+
+    def rows(mask: NDArray[np.bool_], highest: bool) -> list[dict[str, Any]]:
+        index = np.flatnonzero(mask)
+        order = index[np.argsort(scored.scores[index], kind="stable")]
+        picked = order[::-1][:count] if highest else order[:count]
+        out = []
+        for k in picked:
+            pair = pairset.pairs[int(scored.pair_index[k])]
+            out.append(
+                {
+                    "image_a": str(pairset.images[pair.a]),
+                    "image_b": str(pairset.images[pair.b]),
+                    "score": float(scored.scores[k]),
+                    "raw": float(scored.raw[k]),
+                    "group": pair.group,
+                }
+            )
+        return out
+
+    return {"impostor_highest": rows(~scored.same, True), "genuine_lowest": rows(scored.same, False)}
+
+
+def write_scores(path: Path, pairset: PairSet, scored: Scored) -> Path:
+    """Every scored pair as CSV: image_a, image_b, same, group, score, raw."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image_a", "image_b", "same", "group", "score", "raw"])
+        for k, index in enumerate(scored.pair_index):
+            pair = pairset.pairs[int(index)]
+            writer.writerow(
+                [
+                    pairset.images[pair.a],
+                    pairset.images[pair.b],
+                    int(pair.same),
+                    pair.group or "",
+                    f"{scored.scores[k]:.6f}",
+                    f"{scored.raw[k]:.6f}",
+                ]
+            )
+    return path
 
 
 def _add_raw_thresholds(summary: dict[str, Any], to_raw: Callable[[float], float]) -> None:
@@ -446,6 +495,7 @@ def evaluate(
     score_scale: str = "",
     threshold_to_raw: Callable[[float], float] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scores_path: Path | None = None,
 ) -> tuple[dict[str, Any], Scored]:
     """Load, embed, score and report in one call (used by the CLI and by the peer benchmark)."""
     pairset = load_pairs(data, root=root, max_pairs=max_pairs)
@@ -453,4 +503,6 @@ def evaluate(
     embedded = embed_all(pairset.images, embedder, needed, progress)
     scored = score_pairs(pairset, embedded, raw_score, to_score)
     result = report(pairset, embedded, scored, thresholds, far_targets, folds, score_scale, threshold_to_raw)
+    if scores_path is not None:
+        result["scores_csv"] = str(write_scores(scores_path, pairset, scored))
     return result, scored

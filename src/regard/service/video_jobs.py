@@ -118,14 +118,10 @@ def _frame_image(pixels: np.ndarray) -> Any:
     return DecodedImage(pixels=pixels, format="VIDEO")
 
 
-def _face_detail(face: Face, image: Any, attributes: str = "DEFAULT") -> dict[str, Any]:
+def _face_detail(face: Face, image: Any) -> dict[str, Any]:
+    """FaceDetail with the default attributes; FaceAttributes=ALL answers the same (see service.faces)."""
     from regard.service.faces import face_detail
 
-    if attributes == "ALL":
-        try:
-            return face_detail(face, image, attributes=["ALL"])  # type: ignore[call-arg]
-        except TypeError:
-            pass
     return face_detail(face, image)
 
 
@@ -134,7 +130,6 @@ def detect_video(
     engine: FaceEngine,
     *,
     fps: float = DEFAULT_SAMPLE_FPS,
-    attributes: str = "DEFAULT",
     progress: Progress | None = None,
     should_stop: StopFlag | None = None,
 ) -> tuple[VideoMetadata, list[dict[str, Any]], VideoStats]:
@@ -151,7 +146,7 @@ def detect_video(
             stats.frames_sampled += 1
             stats.faces_detected += len(faces)
             for face in faces:
-                detail = _face_detail(face, image, attributes)
+                detail = _face_detail(face, image)
                 faces_out.append({"Timestamp": frame.timestamp_ms, "Face": detail})
             if progress is not None:
                 progress(reader.progress)
@@ -337,19 +332,18 @@ class VideoJobs:
         stored[SAMPLE_FPS_KEY] = _check_fps(sample_fps if sample_fps is not None else self.sample_fps)
         digest = _digest(stored)
         operation = f"Start{kind}"
+        earlier = self._earlier_job(kind, token, digest)
+        if earlier is not None:
+            return {"JobId": earlier}
+        # Checks that may load the model or read the file header run outside the lock.
+        if collection_id is not None:
+            self._check_collection(collection_id)
+        path = self.resolve_video(s3)
+        check_video_limits(path)
         with self._lock:
-            if token is not None:
-                earlier = self.store.find_job_by_token(kind, token)
-                if earlier is not None:
-                    if earlier.params.get("_digest") != digest:
-                        raise IdempotentParameterMismatchException(
-                            f"ClientRequestToken {token} was used with different parameters."
-                        )
-                    return {"JobId": earlier.job_id}
-            if collection_id is not None:
-                self._check_collection(collection_id)
-            path = self.resolve_video(s3)
-            check_video_limits(path)
+            earlier = self._earlier_job(kind, token, digest)  # a concurrent Start with the same token
+            if earlier is not None:
+                return {"JobId": earlier}
             if len(self._pending) >= self.max_queued_jobs:
                 raise LimitExceededException(
                     f"{len(self._pending)} video jobs are queued or running; "
@@ -381,6 +375,19 @@ class VideoJobs:
             self.store.create_job(record, audit=audit)
             self._submit(job_id)
         return {"JobId": job_id}
+
+    def _earlier_job(self, kind: str, token: str | None, digest: str) -> str | None:
+        """The JobId a ClientRequestToken was used for before, with the same parameters."""
+        if token is None:
+            return None
+        earlier = self.store.find_job_by_token(kind, token)
+        if earlier is None:
+            return None
+        if earlier.params.get("_digest") != digest:
+            raise IdempotentParameterMismatchException(
+                f"ClientRequestToken {token} was used with different parameters."
+            )
+        return earlier.job_id
 
     def _check_collection(self, collection_id: str) -> None:
         collection = self.store.get_collection(collection_id)  # ResourceNotFoundException if absent
@@ -526,14 +533,7 @@ class VideoJobs:
 
         stop = self._stopping.is_set
         if job.kind == FACE_DETECTION:
-            metadata, faces, _stats = detect_video(
-                path,
-                engine,
-                fps=fps,
-                attributes=params.get("FaceAttributes", "DEFAULT"),
-                progress=report,
-                should_stop=stop,
-            )
+            metadata, faces, _stats = detect_video(path, engine, fps=fps, progress=report, should_stop=stop)
             if stop():
                 raise _Stopped
             return {"VideoMetadata": metadata.as_dict(), "Faces": faces}
@@ -558,6 +558,9 @@ class VideoJobs:
     def _finish(
         self, job: JobRecord, status: str, message: str | None, result: dict[str, Any] | None = None
     ) -> None:
+        with self._lock:  # free the queue place first: whoever sees the job done may start another
+            self._pending.discard(job.job_id)
+            self._progress.pop(job.job_id, None)
         self.store.update_job(job.job_id, status=status, status_message=message, result=result)
         details: dict[str, Any] = {"job_id": job.job_id, "job_status": status}
         if message:

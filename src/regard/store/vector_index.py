@@ -5,16 +5,15 @@ row IDs (never reused, so a stale key in a saved graph can never name a differen
 products of L2-normalised vectors, i.e. cosine similarity; the HNSW graph stores half-precision vectors, so
 callers that need exact similarities re-score the few hits from the float32 source (the store does).
 
-Erasure: usearch marks a removed vector deleted but keeps its bytes in its slot, in memory and in a saved
-file. ``HnswIndex.remove`` therefore refills every freed slot with zeros (usearch reuses freed slots for the
-next inserts) and removes those fillers again; the contract tests check that no removed template's bytes
-remain in any file. A saved graph is deleted from disk as soon as a vector is removed, and written anew later.
+Erasure: a saved graph is deleted from disk as soon as a vector is removed from it, and written anew (without
+the removed vectors' bytes, see ``HnswIndex``) by the next save; the store saves soon after every removal.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,8 +30,6 @@ Keys = NDArray[np.int64]
 Matrix = NDArray[np.float32]
 
 Fetch = Callable[[Keys], Matrix]  # keys -> their float32 vectors, read from the database
-
-_FILLER_BASE = 1 << 62  # keys for the zero vectors that overwrite freed slots; face row IDs never get here
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,14 @@ class FlatIndex:
 
 
 class HnswIndex:
-    """A usearch HNSW graph over inner product, with removal that leaves no vector bytes behind."""
+    """A usearch HNSW graph over inner product whose saved files hold no removed vector's bytes.
+
+    usearch only marks a removed vector's slot free; its bytes stay in memory and in every later save (and
+    ``remove(compact=True)`` does not clear them either). So ``remove`` records the stored bytes of what it
+    removes, and ``save`` zeroes those slots in the serialised graph (usearch format v2: a matrix of one row
+    per slot after a ``<u32 rows><u32 row bytes>`` header), reloads memory from the scrubbed copy, then writes
+    it. If the layout is not the expected one, it rebuilds a fresh graph from the live vectors instead.
+    """
 
     def __init__(self, ndim: int, settings: IndexSettings, index: Index | None = None) -> None:
         self.ndim = ndim
@@ -124,7 +128,13 @@ class HnswIndex:
             expansion_add=settings.expansion_add,
             expansion_search=settings.expansion_search,
         )
-        self._index.expansion_search = settings.expansion_search
+        self._tune()
+        self._erased: list[bytes] = []  # stored bytes of vectors removed since the last save
+        self._stored_dtype = np.dtype(np.float16 if settings.dtype == "f16" else np.float32)
+
+    def _tune(self) -> None:
+        self._index.expansion_add = self.settings.expansion_add
+        self._index.expansion_search = self.settings.expansion_search
 
     @classmethod
     def load(cls, path: Path, ndim: int, settings: IndexSettings) -> HnswIndex | None:
@@ -134,7 +144,7 @@ class HnswIndex:
         except Exception as exc:  # a corrupt file is repaired by a rebuild, never fatal
             log.warning("vector index %s unreadable (%s); rebuilding", path, exc)
             return None
-        if index is None or index.ndim != ndim or str(index.dtype).lower().split(".")[-1] != settings.dtype:
+        if index is None or index.ndim != ndim or _dtype_name(index) != settings.dtype:
             return None
         return cls(ndim, settings, index)
 
@@ -144,47 +154,64 @@ class HnswIndex:
     def keys(self) -> Keys:
         return np.asarray(self._index.keys, dtype=np.int64)
 
-    def get(self, keys: Keys) -> Matrix:
-        return np.asarray(self._index.get(keys.astype(np.uint64)), dtype=np.float32).reshape(
-            len(keys), self.ndim
-        )
+    def stored(self, keys: Keys) -> NDArray[np.generic]:
+        """The vectors as the graph stores them (its dtype), one row per key."""
+        if len(keys) == 0:
+            return np.empty((0, self.ndim), np.float32)
+        return np.stack(self._index.get(keys.astype(np.uint64)))
 
     def add(self, keys: Keys, vecs: Matrix) -> None:
         if len(keys):
             self._index.add(keys.astype(np.uint64), vecs, threads=0)
 
     def remove(self, keys: Iterable[int]) -> int:
-        present = [int(k) for k in keys if int(k) in self._index]
-        if not present:
+        present = np.asarray([int(k) for k in keys if int(k) in self._index], np.int64)
+        if len(present) == 0:
             return 0
-        self._index.remove(np.asarray(present, np.uint64))
-        fillers = np.arange(_FILLER_BASE, _FILLER_BASE + len(present), dtype=np.uint64)
-        self._index.add(fillers, np.zeros((len(present), self.ndim), np.float32))
-        self._index.remove(fillers)
+        self._erased += [row.tobytes() for row in self.stored(present)]
+        self._index.remove(present.astype(np.uint64))
         return len(present)
+
+    def _held_live(self, pattern: bytes) -> bool:
+        """Whether a live vector has exactly these bytes (an identical template indexed twice)."""
+        vec = np.frombuffer(pattern, dtype=self._stored_dtype).astype(np.float32)
+        keys, _ = self.search(vec, 16)
+        return any(row.tobytes() == pattern for row in self.stored(keys))
+
+    def _erased_counts(self, patterns: list[bytes]) -> dict[bytes, int]:
+        return {p: self._erased.count(p) for p in patterns}
 
     def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
         n = len(self._index)
         if n == 0 or k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         k = min(k, n)
-        if k > self.settings.expansion_search:
-            self._index.expansion_search = k  # HNSW cannot return more than it explores
-        try:
-            matches = self._index.search(query, k)
-        finally:
-            self._index.expansion_search = self.settings.expansion_search
+        matches = self._index.search(query, k, threads=1)
         keys = np.asarray(matches.keys, dtype=np.int64)
         scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
         return keys, scores
 
     def save(self, path: Path) -> None:
-        """Atomically replace ``path`` (write, fsync, rename, fsync the directory), mode 0600."""
+        """Scrub removed vectors, then atomically replace ``path`` (write, fsync, rename, fsync dir), 0600."""
+        buf = bytearray(self._index.save())
+        if self._erased:
+            erased = [p for p in set(self._erased) if not self._held_live(p)]
+            if erased and not _scrub(buf, erased, self._erased_counts(erased)):
+                log.warning("unexpected usearch layout; rebuilding %s to drop removed vectors", path.name)
+                keys = self.keys()
+                fresh = HnswIndex(self.ndim, self.settings)
+                fresh._index.add(keys.astype(np.uint64), self.stored(keys).astype(np.float32))
+                buf = bytearray(fresh._index.save())
+            self._index = Index.restore(bytes(buf))  # memory now matches the scrubbed file
+            self._tune()
+            self._erased = []
         tmp = path.with_suffix(path.suffix + ".tmp")
-        self._index.save(str(tmp))
-        os.chmod(tmp, 0o600)
-        fd = os.open(tmp, os.O_RDONLY)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            os.fchmod(fd, 0o600)
+            view = memoryview(buf)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -193,6 +220,34 @@ class HnswIndex:
 
     def memory_usage(self) -> int:
         return int(self._index.memory_usage)
+
+
+def _dtype_name(index: Index) -> str:
+    return str(index.dtype).lower().split(".")[-1]
+
+
+def _scrub(buf: bytearray, erased: list[bytes], counts: dict[bytes, int]) -> bool:
+    """Zero the slots of ``buf`` (a serialised usearch graph) that hold exactly an erased vector.
+
+    ``erased`` holds no live vector's bytes (the caller checked), so every slot holding one of them is a
+    freed slot. Returns False when the matrix header does not look as expected (nothing is changed then).
+    """
+    if len(buf) < 8:
+        return False
+    rows, cols = struct.unpack_from("<II", buf, 0)
+    if cols != len(erased[0]) or cols < 8 or 8 + rows * cols > len(buf):
+        return False
+    matrix = np.frombuffer(buf, np.uint8, count=rows * cols, offset=8).reshape(rows, cols)
+    heads = np.ndarray((rows,), dtype="<u8", buffer=buf, offset=8, strides=(cols,))
+    wanted = set(erased)
+    want_heads = np.frombuffer(b"".join(p[:8] for p in erased), dtype="<u8")
+    hits = [
+        row for row in np.flatnonzero(np.isin(heads, want_heads)).tolist() if matrix[row].tobytes() in wanted
+    ]
+    if any(sum(1 for r in hits if matrix[r].tobytes() == p) > counts[p] for p in erased):
+        return False  # more copies than removals: the layout is not what we think
+    matrix[hits] = 0
+    return True
 
 
 def fsync_dir(path: Path) -> None:
@@ -310,7 +365,7 @@ class VectorIndex:
             return len(have) == 0
         rng = np.random.default_rng()
         sample = rng.choice(sample, size=min(64, len(sample)), replace=False)
-        return bool(np.allclose(hnsw.get(sample), fetch(sample), atol=2e-3))
+        return bool(np.allclose(hnsw.stored(sample).astype(np.float32), fetch(sample), atol=2e-3))
 
     # --- changes --------------------------------------------------------------------------------
     def add(self, keys: Keys, vecs: Matrix) -> None:

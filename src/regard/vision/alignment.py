@@ -1,9 +1,10 @@
-"""ArcFace alignment: a least-squares similarity transform of the 5 keypoints onto one template, then warpAffine.
+"""ArcFace alignment: a least-squares similarity transform of the 5 keypoints onto one template, then
+warpAffine.
 
-The recogniser was trained on faces warped this way, so the template and the 112 x 112 size are part of the model's
-contract, not a choice. The fit is Umeyama's closed form (rotation, uniform scale, translation; no shear), which is
-what scikit-image's ``SimilarityTransform.estimate`` computes for InsightFace; ``tests/vision`` checks it recovers a
-known transform exactly.
+The recogniser was trained on faces warped this way, so the template and the 112 x 112 size are part of the
+model's contract, not a choice. The fit is Umeyama's closed form (rotation, uniform scale, translation; no
+shear), which is what scikit-image's ``SimilarityTransform.estimate`` computes for InsightFace;
+``tests/vision`` checks it recovers a known transform exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ ARCFACE_TEMPLATE = np.array(
 
 
 def similarity_transform(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:
-    """The 2 x 3 similarity matrix minimising the squared distance from ``src`` points to ``dst`` (Umeyama 1991)."""
+    """The 2 x 3 similarity matrix minimising the squared distance from ``src`` points to ``dst`` (Umeyama
+    1991).
+    """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
@@ -45,9 +48,12 @@ def arcface_matrix(keypoints: NDArray[np.floating], size: int = ARCFACE_SIZE) ->
     return similarity_transform(keypoints, ARCFACE_TEMPLATE * (size / ARCFACE_SIZE))
 
 
-def align_faces(bgr: NDArray[np.uint8], keypoints: NDArray[np.floating], size: int = ARCFACE_SIZE
-                ) -> NDArray[np.uint8]:
-    """Aligned crops ``(n, size, size, 3)`` BGR, one per ``(5, 2)`` keypoint set in ``keypoints`` ``(n, 5, 2)``."""
+def align_faces(
+    bgr: NDArray[np.uint8], keypoints: NDArray[np.floating], size: int = ARCFACE_SIZE
+) -> NDArray[np.uint8]:
+    """Aligned crops ``(n, size, size, 3)`` BGR, one per ``(5, 2)`` keypoint set in ``keypoints`` ``(n, 5,
+    2)``.
+    """
     crops = np.zeros((len(keypoints), size, size, 3), dtype=np.uint8)
     for i, points in enumerate(keypoints):
         crops[i] = cv2.warpAffine(bgr, arcface_matrix(points, size), (size, size), borderValue=(0, 0, 0))

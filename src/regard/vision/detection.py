@@ -1,11 +1,12 @@
 """SCRFD face detection: letterbox, decode anchors, merge passes at several input sizes, one NMS.
 
-One input size cannot serve every photo: at 640 px a crowd's faces shrink below what SCRFD finds (players.jpg: 22
-faces at 640, 113 at 1280), while upscaling a close-up makes its face larger than the biggest anchors
-(yaoming.jpg: found at 640, lost at 1280). So the detector runs a 640 pass always, a small pass for faces that fill
-the frame, and, for images larger than ~800 px, a pass near native resolution; each pass keeps the face sizes it is
-good at, and one NMS merges them (bench/bench_engine.py measures the cost). The canvas keeps the image's aspect
-ratio (rounded up to a multiple of 32) instead of a padded square: the same faces for fewer pixels.
+One input size cannot serve every photo: at 640 px a crowd's faces shrink below what SCRFD finds (players.jpg:
+22 faces at 640, 113 at 1280), while upscaling a close-up makes its face larger than the biggest anchors
+(yaoming.jpg: found at 640, lost at 1280). So the detector runs a 640 pass always, a small pass for faces that
+fill the frame, and, for images larger than ~800 px, a pass near native resolution; each pass keeps the face
+sizes it is good at, and one NMS merges them (bench/bench_engine.py measures the cost). The canvas keeps the
+image's aspect ratio (rounded up to a multiple of 32) instead of a padded square: the same faces for fewer
+pixels.
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ BASE_SIDE = 640
 HALF_SIDE = 320
 LARGE_SIDE_MAX = 1280
 LARGE_TRIGGER = 800
-"""Images whose long side exceeds this get the near-native pass (at 640 their small faces drop below ~16 px)."""
+"""Images whose long side exceeds this get a near-native pass (at 640 their small faces fall below ~16 px)."""
 
 BIG_FACE_AT_BASE = 80.0
 """The 320 pass owns faces from this size up (in 640-pass pixels): there a big face is 40 px or more, the size
-SCRFD scores best, and a large non-face pattern (dogs.jpg) scores low, while at 640 it passes 0.5."""
+SCRFD scores best, and a large non-face pattern (dogs.jpg) scores low, while at 640 it passes 0.5.
+"""
 
 MID_FACE_AT_BASE = 112.0
-"""The 640 pass contributes faces under this size; between 80 and 112 both passes do and NMS keeps the best."""
+"""The 640 pass contributes faces under this size; from 80 to 112 both passes do, and NMS keeps the best."""
 
 SMALL_FACE_AT_BASE = 28.0
-"""With a near-native pass, it contributes faces under 32 px (in 640-pass pixels) and the 640 pass those above 28."""
+"""With a near-native pass, it contributes faces under 32 px (640-pass pixels), the 640 pass those over 28."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,11 @@ class Detections:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(np.concatenate([p.boxes for p in parts]), np.concatenate([p.scores for p in parts]),
-                   np.concatenate([p.keypoints for p in parts]))
+        return cls(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            np.concatenate([p.keypoints for p in parts]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +96,15 @@ def plan_passes(width: int, height: int) -> list[Pass]:
 class ScrfdDetector:
     """An SCRFD model (3 strides x 2 anchors, or 5 strides x 1 anchor) with 5 keypoints."""
 
-    def __init__(self, session: ort.InferenceSession, normalisation: Normalisation, *, strides: int = 3,
-                 score_threshold: float = SCORE_THRESHOLD, nms_threshold: float = NMS_THRESHOLD) -> None:
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        normalisation: Normalisation,
+        *,
+        strides: int = 3,
+        score_threshold: float = SCORE_THRESHOLD,
+        nms_threshold: float = NMS_THRESHOLD,
+    ) -> None:
         self._session = session
         self._input = session.get_inputs()[0].name
         self._outputs = [o.name for o in session.get_outputs()]
@@ -111,24 +123,31 @@ class ScrfdDetector:
         for run in passes:
             found = self.run(bgr, run.long_side)
             if run.min_face > 0 or run.max_face < float("inf"):
-                side = np.maximum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
+                side = np.maximum(
+                    found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]
+                )
                 side = side * base_scale
                 found = found.take(np.flatnonzero((side >= run.min_face) & (side < run.max_face)))
             parts.append(found)
         return self.nms(Detections.concat(parts))
 
     def run(self, bgr: NDArray[np.uint8], long_side: int) -> Detections:
-        """One pass: the image scaled so its long side is ``long_side``, on a canvas padded to multiples of 32."""
+        """One pass: the image scaled so its long side is ``long_side``, on a canvas padded to multiples of
+        32.
+        """
         height, width = bgr.shape[:2]
         scale = long_side / max(width, height)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         canvas_w, canvas_h = _round32(new_w), _round32(new_h)
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         resized = cv2.resize(bgr, (new_w, new_h), interpolation=interpolation)
-        canvas = cv2.copyMakeBorder(resized, 0, canvas_h - new_h, 0, canvas_w - new_w, cv2.BORDER_CONSTANT, value=0)
+        canvas = cv2.copyMakeBorder(
+            resized, 0, canvas_h - new_h, 0, canvas_w - new_w, cv2.BORDER_CONSTANT, value=0
+        )
         mean = self._norm.mean
-        blob = cv2.dnn.blobFromImage(canvas, 1.0 / self._norm.std, (canvas_w, canvas_h), (mean, mean, mean),
-                                     swapRB=True)
+        blob = cv2.dnn.blobFromImage(
+            canvas, 1.0 / self._norm.std, (canvas_w, canvas_h), (mean, mean, mean), swapRB=True
+        )
         outputs = self._session.run(self._outputs, {self._input: blob})
         found = self._decode(outputs, canvas_h, canvas_w)
         if scale != 1.0:
@@ -139,7 +158,9 @@ class ScrfdDetector:
         if len(found) == 0:
             return found
         xywh = np.column_stack([found.boxes[:, :2], found.boxes[:, 2:] - found.boxes[:, :2]])
-        keep = cv2.dnn.NMSBoxes(xywh.tolist(), found.scores.tolist(), self.score_threshold, self.nms_threshold)
+        keep = cv2.dnn.NMSBoxes(
+            xywh.tolist(), found.scores.tolist(), self.score_threshold, self.nms_threshold
+        )
         return found.take(np.asarray(keep, dtype=np.intp).reshape(-1))
 
     def _decode(self, outputs: list[np.ndarray], canvas_h: int, canvas_w: int) -> Detections:
@@ -158,13 +179,16 @@ class ScrfdDetector:
             scores.append(score[keep])
         if not scores:
             return Detections.empty()
-        return Detections(np.concatenate(boxes).astype(np.float32), np.concatenate(scores).astype(np.float32),
-                          np.concatenate(points).astype(np.float32))
+        return Detections(
+            np.concatenate(boxes).astype(np.float32),
+            np.concatenate(scores).astype(np.float32),
+            np.concatenate(points).astype(np.float32),
+        )
 
 
 @lru_cache(maxsize=100)
 def anchor_centres(rows: int, cols: int, stride: int, anchors: int) -> F32:
-    """Anchor centres (x, y) in canvas pixels, row-major, each repeated ``anchors`` times (cached, bounded)."""
+    """Anchor centres (x, y) in canvas pixels, row-major, each repeated ``anchors`` times (cached)."""
     ys, xs = np.mgrid[:rows, :cols]
     centres = (np.stack([xs, ys], axis=-1).reshape(-1, 2) * stride).astype(np.float32)
     if anchors > 1:

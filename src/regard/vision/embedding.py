@@ -1,7 +1,7 @@
 """Face embeddings: aligned 112 x 112 crops through the recogniser in batches, L2-normalised.
 
-Batching matters on a small CPU: one call for 32 faces costs less than 32 calls (models.md measures it), and the
-output is normalised here so that a dot product is the cosine similarity everywhere else.
+Batching matters on a small CPU: one call for 32 faces costs less than 32 calls (models.md measures it), and
+the output is normalised here so that a dot product is the cosine similarity everywhere else.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ BATCH_SIZE = 32
 class Recogniser:
     """An ArcFace-style ONNX recogniser: ``[N, 3, 112, 112]`` RGB -> ``[N, D]``."""
 
-    def __init__(self, session: ort.InferenceSession, normalisation: Normalisation, embedding_size: int,
-                 *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        normalisation: Normalisation,
+        embedding_size: int,
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self._session = session
         self._input = session.get_inputs()[0].name
         self._output = session.get_outputs()[0].name
@@ -33,12 +39,16 @@ class Recogniser:
         return self._size
 
     def embed(self, crops: NDArray[np.uint8]) -> NDArray[np.float32]:
-        """Embeddings ``(n, D)`` float32 of unit length for BGR crops ``(n, 112, 112, 3)``; ``(0, D)`` for none."""
+        """Embeddings ``(n, D)`` float32 of unit length for BGR crops ``(n, 112, 112, 3)``; ``(0, D)`` for
+        none.
+        """
         out = np.zeros((len(crops), self._size), dtype=np.float32)
         mean = self._norm.mean
         for start in range(0, len(crops), self._batch):
-            chunk = list(crops[start:start + self._batch])
-            blob = cv2.dnn.blobFromImages(chunk, 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True)
-            out[start:start + len(chunk)] = self._session.run([self._output], {self._input: blob})[0]
+            chunk = list(crops[start : start + self._batch])
+            blob = cv2.dnn.blobFromImages(
+                chunk, 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
+            )
+            out[start : start + len(chunk)] = self._session.run([self._output], {self._input: blob})[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

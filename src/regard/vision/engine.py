@@ -1,8 +1,8 @@
 """FaceEngine: the one object the rest of Regard uses to find faces and turn them into embeddings.
 
-Construction is cheap (the pack's manifest is read, nothing is loaded); each model's session is created on first
-use, once, under a lock, after its file's hash is checked. Every method may be called from several threads at
-once (onnxruntime sessions are thread-safe for ``run``).
+Construction is cheap (the pack's manifest is read, nothing is loaded); each model's session is created on
+first use, once, under a lock, after its file's hash is checked. Every method may be called from several
+threads at once (onnxruntime sessions are thread-safe for ``run``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from regard.vision.alignment import align_faces
-from regard.vision.detection import Detections, ScrfdDetector, largest_first
+from regard.vision.detection import Detections, Pass, ScrfdDetector, largest_first
 from regard.vision.embedding import Recogniser
 from regard.vision.face import Face
 from regard.vision.image import DecodedImage
@@ -28,7 +28,9 @@ DEFAULT_MAX_FACES = 100
 
 
 class FaceEngine:
-    """Detect faces (box, score, keypoints, 106 landmarks when the pack has them, pose, quality) and embed them."""
+    """Detect faces (box, score, keypoints, 106 landmarks when the pack has them, pose, quality) and embed
+    them.
+    """
 
     def __init__(self, pack: ModelPack | None = None, *, threads: int | None = None) -> None:
         self.pack = pack if pack is not None else load_pack()
@@ -36,13 +38,21 @@ class FaceEngine:
         detector_file = self.pack.require("detector")
         recogniser_file = self.pack.require("recogniser")
         landmark_file = self.pack.file("landmarks")
-        self._detector = Lazy(lambda: ScrfdDetector(self._session(detector_file), detector_file.normalisation,
-                                                    strides=detector_file.strides))
-        self._recogniser = Lazy(lambda: Recogniser(self._session(recogniser_file), recogniser_file.normalisation,
-                                                   self.pack.embedding_size))
+        self._detector = Lazy(
+            lambda: ScrfdDetector(
+                self._session(detector_file), detector_file.normalisation, strides=detector_file.strides
+            )
+        )
+        self._recogniser = Lazy(
+            lambda: Recogniser(
+                self._session(recogniser_file), recogniser_file.normalisation, self.pack.embedding_size
+            )
+        )
         self._landmarks: Lazy[LandmarkModel] | None = None
         if landmark_file is not None:
-            self._landmarks = Lazy(lambda: LandmarkModel(self._session(landmark_file), landmark_file.normalisation))
+            self._landmarks = Lazy(
+                lambda: LandmarkModel(self._session(landmark_file), landmark_file.normalisation)
+            )
 
     @property
     def model_version(self) -> str:
@@ -69,13 +79,28 @@ class FaceEngine:
         if self._landmarks is not None:
             self._landmarks.get()
 
-    def detections(self, image: DecodedImage, *, max_faces: int | None = DEFAULT_MAX_FACES) -> Detections:
-        """Raw detections, largest first, at most ``max_faces`` (None: all); no landmarks, pose or quality."""
-        return largest_first(self._detector.get().detect(image.pixels), max_faces)
+    def detections(
+        self,
+        image: DecodedImage,
+        *,
+        max_faces: int | None = DEFAULT_MAX_FACES,
+        passes: list[Pass] | None = None,
+    ) -> Detections:
+        """Raw detections, largest first, at most ``max_faces`` (None: all); no landmarks, pose or quality.
 
-    def detect(self, image: DecodedImage, *, max_faces: int | None = DEFAULT_MAX_FACES) -> list[Face]:
-        """Faces largest first (by box area, as Rekognition orders them), at most ``max_faces`` (None: all)."""
-        found = self.detections(image, max_faces=max_faces)
+        ``passes`` overrides the adaptive input sizes of ``detection.plan_passes`` (benchmarks use it).
+        """
+        return largest_first(self._detector.get().detect(image.pixels, passes), max_faces)
+
+    def detect(
+        self,
+        image: DecodedImage,
+        *,
+        max_faces: int | None = DEFAULT_MAX_FACES,
+        passes: list[Pass] | None = None,
+    ) -> list[Face]:
+        """Faces largest first (by box area, as Rekognition orders), at most ``max_faces`` (None: all)."""
+        found = self.detections(image, max_faces=max_faces, passes=passes)
         if len(found) == 0:
             return []
         landmarks: NDArray[np.float32] | None = None
@@ -85,15 +110,20 @@ class FaceEngine:
         faces = []
         for i in range(len(found)):
             points = None if landmarks is None else landmarks[i]
-            faces.append(Face(
-                box=found.boxes[i], score=float(found.scores[i]), keypoints=found.keypoints[i],
-                pose=estimate_pose(found.keypoints[i], points, size),
-                quality=measure_quality(image.pixels, found.boxes[i]), landmarks=points,
-            ))
+            faces.append(
+                Face(
+                    box=found.boxes[i],
+                    score=float(found.scores[i]),
+                    keypoints=found.keypoints[i],
+                    pose=estimate_pose(found.keypoints[i], points, size),
+                    quality=measure_quality(image.pixels, found.boxes[i]),
+                    landmarks=points,
+                )
+            )
         return faces
 
     def embed(self, image: DecodedImage, faces: Sequence[Face]) -> NDArray[np.float32]:
-        """Embeddings ``(n, d)`` float32, L2-normalised, in the order of ``faces``; ``(0, d)`` for no faces."""
+        """Embeddings ``(n, d)`` float32, L2-normalised, in the order of ``faces``; ``(0, d)`` for none."""
         if not faces:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
         keypoints = np.stack([face.keypoints for face in faces])
@@ -105,5 +135,5 @@ class FaceEngine:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
         return self._recogniser.get().embed(align_faces(image.pixels, keypoints))
 
-    def _session(self, pack_file: PackFile):  # noqa: ANN202 - onnxruntime's session type
+    def _session(self, pack_file: PackFile):
         return create_session(pack_file.read_verified(), name=str(pack_file.path), threads=self._threads)

@@ -1,9 +1,9 @@
 """Image bytes to pixels, with Rekognition's rules for what is accepted.
 
-Rekognition takes JPEG and PNG only, at most 5 MiB as bytes (15 MB from S3), at least 80 px a side. Regard adds a
-pixel-count limit checked from the header *before* the full decode, so a small file that claims huge dimensions
-(a decompression bomb) never allocates its pixels. Truncated files are rejected, not silently padded with grey,
-and the EXIF orientation is applied so that faces are upright as a viewer sees them.
+Rekognition takes JPEG and PNG only, at most 5 MiB as bytes (15 MB from S3), at least 80 px a side. Regard
+adds a pixel-count limit checked from the header *before* the full decode, so a small file that claims huge
+dimensions (a decompression bomb) never allocates its pixels. Truncated files are rejected, not silently
+padded with grey, and the EXIF orientation is applied so that faces are upright as a viewer sees them.
 """
 
 from __future__ import annotations
@@ -33,9 +33,17 @@ MIN_SIDE = 80
 
 FORMATS = ("JPEG", "PNG")
 
-# EXIF orientation tag values -> Rekognition's OrientationCorrection names (the rotation applied to make it upright).
-_ROTATION_NAMES = {1: "ROTATE_0", 2: "ROTATE_0", 3: "ROTATE_180", 4: "ROTATE_180",
-                   5: "ROTATE_90", 6: "ROTATE_90", 7: "ROTATE_270", 8: "ROTATE_270"}
+# EXIF orientation tag -> Rekognition's OrientationCorrection name (the rotation that made it upright).
+_ROTATION_NAMES = {
+    1: "ROTATE_0",
+    2: "ROTATE_0",
+    3: "ROTATE_180",
+    4: "ROTATE_180",
+    5: "ROTATE_90",
+    6: "ROTATE_90",
+    7: "ROTATE_270",
+    8: "ROTATE_270",
+}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -66,8 +74,8 @@ class DecodedImage:
 def decode_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> DecodedImage:
     """Decode JPEG or PNG bytes into an upright BGR image, raising the Rekognition error for bad input.
 
-    Empty, undecodable, truncated or non-JPEG/PNG bytes raise InvalidImageFormatException; more than ``max_bytes``
-    or more than ``MAX_PIXELS`` pixels raise ImageTooLargeException; a side under 80 px raises
+    Empty, undecodable, truncated or non-JPEG/PNG bytes raise InvalidImageFormatException; more than
+    ``max_bytes`` or more than ``MAX_PIXELS`` pixels raise ImageTooLargeException; a side under 80 px raises
     InvalidParameterException.
     """
     if not data:
@@ -96,7 +104,9 @@ def read_image_file(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES) -> Dec
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise ImageTooLargeException(f"Image size is too large: {size} bytes, the limit is {max_bytes} bytes.")
+        raise ImageTooLargeException(
+            f"Image size is too large: {size} bytes, the limit is {max_bytes} bytes."
+        )
     return decode_image(path.read_bytes(), max_bytes=max_bytes)
 
 

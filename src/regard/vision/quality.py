@@ -1,10 +1,11 @@
 """Brightness and Sharpness of a face, each 0-100, measured on the face's box (clipped to the image).
 
 Brightness is the mean luma (BT.601) of the box as a percentage of white. Sharpness is the variance of the
-Laplacian of the box resized to 112 px wide (so that it measures the face, not the photo's resolution), mapped to
-0-100 by ``100 * (1 - exp(-variance / SHARPNESS_SCALE))``: monotonic, 50 at a variance typical of a slightly soft
-face. SHARPNESS_SCALE was set from the shared test images (a deliberately blurred face scores low, studio portraits
-high); these are relative measures for filtering, like Rekognition's, not calibrated physical quantities.
+Laplacian of the box resized to 112 px wide (so that it measures the face, not the photo's resolution), mapped
+to 0-100 by ``100 * (1 - exp(-variance / SHARPNESS_SCALE))``: monotonic, 50 at a variance typical of a
+slightly soft face. SHARPNESS_SCALE was set from the shared test images (a deliberately blurred face scores
+low, studio portraits high); these are relative measures for filtering, like Rekognition's, not calibrated
+physical quantities.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ _SIDE = 112
 def measure_quality(bgr: NDArray[np.uint8], box: NDArray[np.floating]) -> Quality:
     """Quality of the face in ``box`` (x1, y1, x2, y2 pixels) of a BGR image."""
     height, width = bgr.shape[:2]
-    x1, y1 = max(int(math.floor(box[0])), 0), max(int(math.floor(box[1])), 0)
-    x2, y2 = min(int(math.ceil(box[2])), width), min(int(math.ceil(box[3])), height)
+    x1, y1 = max(math.floor(box[0]), 0), max(math.floor(box[1]), 0)
+    x2, y2 = min(math.ceil(box[2]), width), min(math.ceil(box[3]), height)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return Quality(brightness=0.0, sharpness=0.0)
     grey = cv2.cvtColor(bgr[y1:y2, x1:x2], cv2.COLOR_BGR2GRAY)

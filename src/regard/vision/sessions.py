@@ -1,9 +1,9 @@
 """ONNX Runtime sessions set up for a small CPU machine, created lazily and once.
 
-Why these options: on a 2-core machine ONNX Runtime's worker threads spin between calls by default and steal the
-cores the next model needs (models.md measured the slow-down), so spinning is switched off; one inter-op thread
-because these graphs are sequential; intra-op threads = the cores we may use (``REGARD_THREADS``, default
-``min(2, cpu_count)``).
+Why these options: on a 2-core machine ONNX Runtime's worker threads spin between calls by default and steal
+the cores the next model needs (models.md measured the slow-down), so spinning is switched off; one inter-op
+thread because these graphs are sequential; intra-op threads = the cores we may use (``REGARD_THREADS``,
+default ``min(2, cpu_count)``).
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
 
 
 def create_session(model: bytes, *, name: str, threads: int | None = None) -> ort.InferenceSession:
-    """A CPU session from model bytes (bytes, not a path, so the bytes run are the bytes whose hash was checked)."""
+    """A CPU session from model bytes (bytes, not a path, so the bytes run are the bytes whose hash was
+    checked).
+    """
     try:
-        return ort.InferenceSession(model, sess_options=session_options(threads),
-                                    providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own untyped errors for a corrupt graph
         raise ModelPackError(f"Model file {name} could not be loaded by onnxruntime: {exc}") from None
 

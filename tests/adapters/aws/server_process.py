@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,7 @@ class ServerProcess:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # scope -> (id, secret), made before start
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

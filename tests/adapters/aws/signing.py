@@ -1,4 +1,4 @@
-"""Raw requests signed by botocore's SigV4Auth, for what boto3 refuses to send (bad values, skew, tampering)."""
+"""Raw requests signed by botocore's SigV4Auth, for what boto3 will not send (bad values, skew, tampering)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ class _Service:
         self.calls: list[tuple[str, dict[str, Any], RequestContext]] = []
         self.warmed = threading.Event()
 
-    def warm(self) -> None:
+    def warm_up(self) -> None:
         self.warmed.set()
 
     def invoke(self, operation: str, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -71,8 +71,9 @@ def client(service: _Service) -> Any:
 
 
 def _post(client: Any, body: Any, *, target: str = "RekognitionService.DescribeCollection", **kw: Any) -> Any:
-    headers, data = sign(URL, target, body, kw.pop("key_id", KEY.access_key_id),
-                         kw.pop("secret", KEY.secret_access_key), **kw)
+    headers, data = sign(
+        URL, target, body, kw.pop("key_id", KEY.access_key_id), kw.pop("secret", KEY.secret_access_key), **kw
+    )
     return client.post("/", content=data, headers=headers)
 
 
@@ -119,8 +120,13 @@ def test_unsigned_request(client: Any, service: _Service) -> None:
 
 
 def test_tampered_body(client: Any, service: _Service) -> None:
-    headers, _ = sign(URL, "RekognitionService.DescribeCollection", {"CollectionId": "c"},
-                      KEY.access_key_id, KEY.secret_access_key)
+    headers, _ = sign(
+        URL,
+        "RekognitionService.DescribeCollection",
+        {"CollectionId": "c"},
+        KEY.access_key_id,
+        KEY.secret_access_key,
+    )
     response = client.post("/", content=json.dumps({"CollectionId": "d"}).encode(), headers=headers)
     assert response.json()["__type"] == "InvalidSignatureException"
     assert service.calls == []
@@ -175,7 +181,9 @@ def test_timeout_answers_without_waiting(client: Any) -> None:
     assert (response.status_code, response.json()["__type"]) == (500, "ThrottlingException")
 
 
-def test_log_line_per_request_without_secrets_or_images(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_log_line_per_request_without_secrets_or_images(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="regard.server")
     _post(client, {"CollectionId": "c"})
     _post(client, {"CollectionId": "c"}, secret="wrong-secret-0123456789abcdefghijklmnopq")

@@ -15,6 +15,7 @@ from regard.adapters.aws import protocol
 from regard.adapters.aws.errors import SerializationException, UnknownOperationException, ValidationException
 from regard.adapters.aws.model import service_model
 from regard.errors import InvalidParameterException
+
 from .samples import sample
 
 MODEL = service_model()
@@ -55,9 +56,7 @@ def test_response_round_trip(operation: str) -> None:
         return
     result = sample(op.output_shape)
     body = protocol.serialize_response(op, result)
-    parsed = create_parser("json").parse(
-        {"status_code": 200, "headers": {}, "body": body}, op.output_shape
-    )
+    parsed = create_parser("json").parse({"status_code": 200, "headers": {}, "body": body}, op.output_shape)
     parsed.pop("ResponseMetadata", None)
     assert _as_epoch(parsed) == _as_epoch(result)
 
@@ -106,10 +105,14 @@ def test_max_length_and_range_and_enum() -> None:
         {"CollectionId": "c" * 256, "Image": {"Bytes": "AA=="}, "MaxFaces": 5000, "QualityFilter": "BEST"},
     )
     assert message.startswith("3 validation errors detected")
-    assert "at 'collectionId' failed to satisfy constraint: Member must have length less than or equal to 255" in (
-        message
+    assert (
+        "at 'collectionId' failed to satisfy constraint: Member must have length less than or equal to 255"
+        in (message)
     )
-    assert "at 'maxFaces' failed to satisfy constraint: Member must have value less than or equal to 4096" in message
+    assert (
+        "at 'maxFaces' failed to satisfy constraint: Member must have value less than or equal to 4096"
+        in message
+    )
     assert "Member must satisfy enum value set: [NONE, AUTO, LOW, MEDIUM, HIGH]" in message
 
 
@@ -122,7 +125,10 @@ def test_required_and_nested_paths() -> None:
 
 def test_list_members_are_checked() -> None:
     message = _invalid("DeleteFaces", {"CollectionId": "c", "FaceIds": ["not-a-uuid"]})
-    assert "at 'faceIds.1.member' failed to satisfy constraint: Member must satisfy regular expression" in message
+    assert (
+        "at 'faceIds.1.member' failed to satisfy constraint: Member must satisfy regular expression"
+        in message
+    )
 
 
 def test_image_bytes_over_five_mib_never_echoed() -> None:
@@ -174,7 +180,8 @@ def test_error_shape_is_what_botocore_reads() -> None:
     assert headers["X-Amzn-ErrorType"] == "InvalidParameterException"
     lower = {k.lower(): v for k, v in headers.items()}  # as botocore's case-insensitive HTTPHeaders
     parsed = create_parser("json").parse(
-        {"status_code": status, "headers": lower, "body": body}, MODEL.operation_model("DetectFaces").output_shape
+        {"status_code": status, "headers": lower, "body": body},
+        MODEL.operation_model("DetectFaces").output_shape,
     )
     assert parsed["Error"] == {"Code": "InvalidParameterException", "Message": "bad"}
     assert parsed["ResponseMetadata"]["RequestId"] == "rid-1"

@@ -48,7 +48,9 @@ def _signed(
     return request.headers["Authorization"], sigv4.SignedRequest("POST", "/", "", headers)
 
 
-def _verify(authorization: str, request: sigv4.SignedRequest, body: bytes = BODY, now: dt.datetime = NOW) -> None:
+def _verify(
+    authorization: str, request: sigv4.SignedRequest, body: bytes = BODY, now: dt.datetime = NOW
+) -> None:
     auth = sigv4.parse_authorization(authorization)
     sigv4.check_scope_and_time(auth, request.header("x-amz-date"), now)
     key = sigv4.lookup_key(auth, {KEY.access_key_id: KEY}.get)
@@ -72,7 +74,9 @@ def test_body_changed_after_signing() -> None:
 
 def test_signed_header_changed_after_signing() -> None:
     authorization, request = _signed()
-    headers = [(k, "RekognitionService.DeleteCollection" if k == "x-amz-target" else v) for k, v in request.headers]
+    headers = [
+        (k, "RekognitionService.DeleteCollection" if k == "x-amz-target" else v) for k, v in request.headers
+    ]
     with pytest.raises(InvalidSignatureException):
         _verify(authorization, sigv4.SignedRequest("POST", "/", "", headers))
 
@@ -87,7 +91,7 @@ def test_declared_payload_hash_must_be_the_received_body() -> None:
 @pytest.mark.parametrize("minutes", [16, -16, 60 * 24])
 def test_skew_over_fifteen_minutes(minutes: int) -> None:
     authorization, request = _signed(when=NOW - dt.timedelta(minutes=minutes))
-    with pytest.raises(InvalidSignatureException, match="Signature (expired|not yet current)"):
+    with pytest.raises(InvalidSignatureException, match=r"Signature (expired|not yet current)"):
         _verify(authorization, request)
 
 
@@ -101,7 +105,8 @@ def test_expired_message_is_aws_wording() -> None:
     with pytest.raises(InvalidSignatureException) as caught:
         _verify(authorization, request)
     assert caught.value.message == (
-        "Signature expired: 20260501T114000Z is now earlier than 20260501T114500Z (20260501T120000Z - 15 min.)"
+        "Signature expired: 20260501T114000Z is now earlier than 20260501T114500Z "
+        "(20260501T120000Z - 15 min.)"
     )
     assert caught.value.status == 403
 
@@ -119,7 +124,9 @@ def test_scope_date_must_match_amz_date() -> None:
 
 def test_unknown_key() -> None:
     authorization, request = _signed()
-    with pytest.raises(UnrecognizedClientException, match="security token included in the request is invalid"):
+    with pytest.raises(
+        UnrecognizedClientException, match="security token included in the request is invalid"
+    ):
         _verify(authorization.replace(KEY.access_key_id, "AKIAUNKNOWN000000000"), request)
 
 
@@ -142,7 +149,8 @@ def test_missing_authorization(header: str | None) -> None:
     [
         "Basic dXNlcjpwYXNz",
         "AWS4-HMAC-SHA256 Credential=AKIA/20260501/us-east-1/rekognition/aws4_request",
-        "AWS4-HMAC-SHA256 Credential=AKIA/20260501/rekognition/aws4_request, SignedHeaders=host, Signature=ab",
+        "AWS4-HMAC-SHA256 Credential=AKIA/20260501/rekognition/aws4_request, SignedHeaders=host, "
+        "Signature=ab",
     ],
 )
 def test_malformed_authorization(header: str) -> None:

@@ -184,13 +184,12 @@ class Endpoint:
 
 
 def _warm(regard: Regard) -> None:
-    """``regard.warm()`` if offered, else build the engine and let it warm itself if it can."""
-    warm = getattr(regard, "warm", None)
+    """``regard.warm_up()`` if offered, else build the engine and run its ``warm_up()``."""
+    warm = getattr(regard, "warm_up", None)
     if callable(warm):
         warm()
         return
-    engine = getattr(regard, "engine", None)
-    engine_warm = getattr(engine, "warm", None)
+    engine_warm = getattr(regard.engine, "warm_up", None)
     if callable(engine_warm):
         engine_warm()
 

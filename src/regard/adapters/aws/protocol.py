@@ -25,6 +25,7 @@ from regard.errors import RegardError
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _MAX_SHOWN = 64  # characters of a rejected value echoed in an error message
+_MAX_PROBLEMS = 10  # constraint failures spelled out in one message (a 4096-item list could fail 4096 times)
 
 
 # --- operation -------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
     else:
         try:
             data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise SerializationException("The request body is not valid JSON.") from None
     shape = op.input_shape
     if shape is None:
@@ -61,7 +62,8 @@ def parse_request(op: OperationModel, body: bytes) -> dict[str, Any]:
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
-        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(problems))
+        shown = problems[:_MAX_PROBLEMS] + (["..."] if count > _MAX_PROBLEMS else [])
+        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(shown))
     return params  # type: ignore[no-any-return]
 
 

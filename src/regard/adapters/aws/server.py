@@ -1,15 +1,18 @@
 """Run the Rekognition endpoint under uvicorn: JSON logs, our own socket (port 0 works), graceful stop.
 
 On SIGINT/SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to ``grace`` seconds), runs
-the app's shutdown (worker pools drained), and only then is ``regard`` closed, so no write is cut short.
+the app's shutdown (worker pools drained), and only then is ``regard`` closed, so no write is cut short;
+the process then exits 0.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from regard.adapters.aws.app import DEFAULT_MAX_BODY, create_app
@@ -19,7 +22,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("regard.server")
 
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's terminal copy of the message
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -88,8 +95,25 @@ def run(
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     log.info("listening", extra={"url": f"http://{host}:{actual}", "port": actual})
+    stops: list[int] = []
+    previous = _catch_stop_signals(stops)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         regard.close()
-        log.info("stopped")
+        log.info("stopped", extra={"signals": [signal.Signals(s).name for s in stops]})
+
+
+def _catch_stop_signals(stops: list[int]) -> dict[int, Any]:
+    """Record SIGINT/SIGTERM instead of dying on them.
+
+    uvicorn drains on a signal and then raises it again under the handler it found at start; with the
+    default handler that would kill the process before ``regard.close()``. This handler only notes it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {
+        sig: signal.signal(sig, lambda s, _frame: stops.append(s)) for sig in (signal.SIGINT, signal.SIGTERM)
+    }

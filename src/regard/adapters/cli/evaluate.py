@@ -83,7 +83,13 @@ def evaluate() -> None:
 
 
 def run_verification(
-    data: Path, root: Path | None, max_pairs: int, thresholds: tuple[float, ...], folds: int, console: Any
+    data: Path,
+    root: Path | None,
+    max_pairs: int,
+    thresholds: tuple[float, ...],
+    folds: int,
+    console: Any,
+    scores_path: Path | None = None,
 ) -> tuple[dict[str, Any], Any, Any]:
     from regard.evaluation import verification
 
@@ -102,6 +108,7 @@ def run_verification(
         "threshold_raw = cosine",
         threshold_to_raw=to_cosine,
         progress=_progress(console, "embedding images"),
+        scores_path=scores_path,
     )
     result = {"command": "evaluate verification", "model_version": engine.model_version, **result}
     return result, scored, engine
@@ -154,6 +161,13 @@ def _verification_plots(scored: Any, out: Path, title: str, thresholds: tuple[fl
 @click.option(
     "--folds", type=int, default=10, show_default=True, help="Folds for the cross-validated accuracy."
 )
+@click.option(
+    "--scores",
+    "scores_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write every scored pair (similarity and cosine) to this CSV file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print all figures as one JSON object on stdout.")
 def verification_command(
     data: Path,
@@ -162,6 +176,7 @@ def verification_command(
     thresholds: tuple[float, ...],
     max_pairs: int,
     folds: int,
+    scores_path: Path | None,
     as_json: bool,
 ) -> None:
     """1:1 verification on DATA: a folder with one sub-folder per identity, or a CSV of pairs
@@ -172,7 +187,7 @@ def verification_command(
     threshold, the same per group, and the ratio of the worst to the best group's false-match rate. Images
     where no face is found are counted and listed."""
     console = _stderr_console()
-    result, scored, _ = run_verification(data, root, max_pairs, thresholds, folds, console)
+    result, scored, _ = run_verification(data, root, max_pairs, thresholds, folds, console, scores_path)
     out = out_dir or DEFAULT_OUT / "verification"
     result["plots"] = _verification_plots(scored, out, data.name, thresholds or (80.0, 99.0))
     if as_json:
@@ -232,6 +247,14 @@ def _print_verification(result: dict[str, Any]) -> None:
         console.print(
             f"group FMR ratio worst/best at {entry['threshold']:.1f}: {ratio} {entry.get('note', '')}"
         )
+    hardest = result.get("hardest_pairs", {})
+    kinds = (("highest different-person", "impostor_highest"), ("lowest same-person", "genuine_lowest"))
+    for label, key in kinds:
+        for row in hardest.get(key, [])[:3]:
+            console.print(
+                f"{label}: {row['score']:.1f} (cosine {row['raw']:.3f}) {row['image_a']} ~ {row['image_b']}",
+                highlight=False,
+            )
     for name, path in result.get("plots", {}).items():
         console.print(f"{name} plot: {path}", highlight=False)
 
@@ -352,6 +375,7 @@ def calibrate(data_source: Path, data_dir: Path, root: Path | None, max_pairs: i
     console = _stderr_console()
     result, scored, engine = run_verification(data_source, root, max_pairs, (), 10, console)
     imp, gen = scored.scores[~scored.same], scored.scores[scored.same]
+    _, to_cosine = _similarity_functions()
     if imp.size == 0:
         raise click.ClickException("DATA gave no scored different-person pairs: nothing to calibrate from.")
     table = calibration.build_calibration(
@@ -366,11 +390,26 @@ def calibrate(data_source: Path, data_dir: Path, root: Path | None, max_pairs: i
         },
         note=f"measured on {imp.size} different-person pairs; rates below about {3 / imp.size:.1g} "
         "cannot be shown by this data",
+        to_cosine=to_cosine,
     )
     path = calibration.save_calibration(data_dir, table)
+    builtin = calibration.builtin_calibration(engine.model_version)
+    warnings = []
+    if builtin is not None and builtin.impostor_pairs > imp.size:
+        warnings.append(
+            f"This table rests on {imp.size} different-person pairs, fewer than the built-in one it replaces "
+            f"({builtin.impostor_pairs}); it cannot show a rate below about {3.7 / imp.size:.2g}. "
+            f"Delete {path} to go back to the built-in table."
+        )
+    if result["images"]["failures"]:
+        warnings.append(
+            f"{len(result['images']['failures'])} images gave no face or could not be read and were left out "
+            "(`regard evaluate verification` lists them)."
+        )
     payload = {
         "command": "calibrate",
         "model_version": engine.model_version,
+        "warnings": warnings,
         "path": str(path),
         "impostor_pairs": int(imp.size),
         "genuine_pairs": int(gen.size),
@@ -403,12 +442,8 @@ def calibrate(data_source: Path, data_dir: Path, root: Path | None, max_pairs: i
             f"{s:g}", f"{point.false_matches}/{imp.size}", calibration.format_fmr(point.fmr, point.fmr_upper)
         )
     out.print(tab)
-    if result["images"]["failures"]:
-        print(
-            f"{len(result['images']['failures'])} images gave no face and were left out "
-            "(see `regard evaluate verification`).",
-            file=sys.stderr,
-        )
+    for warning in warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
 
 
 COMMANDS = [evaluate, calibrate]

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from regard.adapters.cli.options import data_option
+from regard.service.scopes import SCOPES
 
 
 def _private_folder(data_dir: Path) -> None:
@@ -25,7 +26,12 @@ def _store(data_dir: Path) -> Iterator[Any]:
     from regard.store import open_store  # type: ignore[attr-defined]
 
     _private_folder(data_dir)
-    store = open_store(data_dir)
+    try:
+        store = open_store(data_dir)
+    except RuntimeError as error:  # the data folder is held by a running server
+        raise click.ClickException(
+            f"{error}. Stop the server first; keys are read on every request."
+        ) from None
     try:
         yield store
     finally:
@@ -132,16 +138,13 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--scope", required=True, help="detect, search, index or admin.")
+@click.option("--scope", required=True, type=click.Choice(list(SCOPES)), help="What the key may call.")
 @click.option("--name", default=None, help="A label to recognise the key by.")
 @data_option
 def keys_create(scope: str, name: str | None, data_dir: Path) -> None:
     """Create a key; its secret is shown this once and cannot be shown again."""
     from regard.service.keys import create_key
-    from regard.service.scopes import SCOPES
 
-    if scope not in SCOPES:
-        raise click.BadParameter(f"choose one of {', '.join(SCOPES)}", param_hint="--scope")
     with _store(data_dir) as store:
         record = create_key(store, scope, name)
     click.echo(f"AccessKeyId:     {record.access_key_id}")

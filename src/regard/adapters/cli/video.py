@@ -54,7 +54,9 @@ _sheet_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one image with a face crop per person.",
 )
-_video_argument = click.argument("video_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+_video_argument = click.argument(
+    "video_path", metavar="VIDEO", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 
 
 @video.command("search")
@@ -354,7 +356,8 @@ def _timestamps(faces: list[dict[str, Any]]) -> list[int]:
 def _print_search(rows: list[TimelineRow], persons: list[dict[str, Any]], response: dict[str, Any]) -> None:
     step = None
     table = Table(title="Who appears when")
-    for column in ("Who", "First seen", "Last seen", "On screen", "Similarity", "Person indexes"):
+    table.add_column("Who", no_wrap=True, min_width=12)
+    for column in ("First seen", "Last seen", "On screen", "Similarity", "Person indexes"):
         table.add_column(column)
     matched = [r for r in rows if r.matched]
     unmatched = [r for r in rows if not r.matched]
@@ -500,9 +503,10 @@ def write_contact_sheet(
         crop = cv2.resize(pixels[y1:y2, x1:x2], (tile, tile), interpolation=cv2.INTER_AREA)
         canvas = np.full((tile + 24, tile, 3), 255, np.uint8)
         canvas[:tile] = crop
-        text = f"{label or f'#{number}'} {_clock(ts)}"
+        name = label or f"#{number}"
+        text = f"{name[:19]} {ts / 1000:.1f}s"
         cv2.putText(
-            canvas, text[:26], (4, tile + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
+            canvas, text, (4, tile + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
         )
         tiles.append(canvas)
     if not tiles:

@@ -95,6 +95,9 @@ class EmbeddedStore:
         self._open_anchor()
         self._open_indexes()
         self._stop = threading.Event()
+        self._wake = (
+            threading.Event()
+        )  # set after a removal from a graph: save soon, so its file is rewritten
         self._saver = threading.Thread(
             target=self._save_loop, args=(save_interval,), name="regard-index-saver", daemon=True
         )
@@ -107,6 +110,7 @@ class EmbeddedStore:
             if self._closed:
                 return
             self._stop.set()
+            self._wake.set()
         self._saver.join()
         with self._wlock:
             self._save_indexes()
@@ -284,7 +288,8 @@ class EmbeddedStore:
                     "UPDATE collections SET face_count = face_count - ? WHERE cid = ?", (len(fids), cid)
                 )
             if fids:
-                self._indexes[cid].remove(fids)
+                if self._indexes[cid].remove(fids) and self._indexes[cid].approximate:
+                    self._wake.set()
                 self._truncate_wal()
         gone = {face_id for _, face_id in found}
         return [f for f in dict.fromkeys(face_ids) if f in gone]
@@ -719,7 +724,12 @@ class EmbeddedStore:
                 log.info("saved vector index %s", index.path.name)
 
     def _save_loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
+        while not self._stop.is_set():
+            if self._wake.wait(interval):
+                self._stop.wait(1.0)  # let a burst of deletes finish first
+                self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.checkpoint()
             except Exception:  # keep saving later; a lagging graph is repaired at start-up
