@@ -108,7 +108,7 @@ def main() -> None:
 
     players = read_image_file(ROOT / "tests/data/vision/players.jpg")
     hd = photo_1080p()
-    base = [Pass(640)]
+    base = [Pass(640, square=True)]
     det_theirs = app.det_model
     rows: list[tuple[str, float, float]] = []
 

@@ -20,7 +20,12 @@ DEFAULT_FOLDERS = [ROOT / "tests" / "data" / "galleries"]
 
 
 def images_in(folders: list[Path]) -> list[bytes]:
-    files = [p for folder in folders for p in sorted(folder.rglob("*")) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}]
+    files = [
+        p
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+    ]
     return [p.read_bytes() for p in files]
 
 

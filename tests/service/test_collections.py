@@ -61,7 +61,9 @@ def test_knn_examples_named_at_the_default_threshold(regard: Regard) -> None:
     regard.invoke("CreateCollection", {"CollectionId": "knn"})
     for person, files in gallery("knn/train").items():
         for path in files:
-            regard.invoke("IndexFaces", {"CollectionId": "knn", "Image": image(path), "ExternalImageId": person})
+            regard.invoke(
+                "IndexFaces", {"CollectionId": "knn", "Image": image(path), "ExternalImageId": person}
+            )
     expected = {
         "obama1.jpg": "obama",
         "alex_lacamoire1.jpg": "alex_lacamoire",
@@ -125,7 +127,12 @@ def test_index_faces_quality_filter_max_faces_and_duplicates(regard: Regard, dat
     players = data_file("vision/players.jpg").read_bytes()
     response = regard.invoke(
         "IndexFaces",
-        {"CollectionId": "crowd", "Image": {"Bytes": players}, "ExternalImageId": "players.jpg", "MaxFaces": 5},
+        {
+            "CollectionId": "crowd",
+            "Image": {"Bytes": players},
+            "ExternalImageId": "players.jpg",
+            "MaxFaces": 5,
+        },
     )
     records = response["FaceRecords"]
     assert len(records) == 5
@@ -141,7 +148,12 @@ def test_index_faces_quality_filter_max_faces_and_duplicates(regard: Regard, dat
     # The same image, collection and ExternalImageId: no duplicate metadata.
     again = regard.invoke(
         "IndexFaces",
-        {"CollectionId": "crowd", "Image": {"Bytes": players}, "ExternalImageId": "players.jpg", "MaxFaces": 5},
+        {
+            "CollectionId": "crowd",
+            "Image": {"Bytes": players},
+            "ExternalImageId": "players.jpg",
+            "MaxFaces": 5,
+        },
     )
     assert {r["Face"]["FaceId"] for r in again["FaceRecords"]} == {r["Face"]["FaceId"] for r in records}
     assert regard.invoke("DescribeCollection", {"CollectionId": "crowd"})["FaceCount"] == 5
@@ -149,10 +161,14 @@ def test_index_faces_quality_filter_max_faces_and_duplicates(regard: Regard, dat
 
 def test_index_faces_without_a_face_indexes_nothing(regard: Regard, data_file) -> None:
     regard.invoke("CreateCollection", {"CollectionId": "c"})
-    response = regard.invoke("IndexFaces", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))})
+    response = regard.invoke(
+        "IndexFaces", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))}
+    )
     assert response["FaceRecords"] == []
     with pytest.raises(InvalidParameterException):
-        regard.invoke("SearchFacesByImage", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))})
+        regard.invoke(
+            "SearchFacesByImage", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))}
+        )
 
 
 def test_list_faces_pagination_and_filters(regard: Regard) -> None:
@@ -214,7 +230,9 @@ def test_search_faces_by_face_id_and_delete_faces(regard: Regard) -> None:
     assert similarities == sorted(similarities, reverse=True)
 
     missing = "00000000-0000-4000-8000-000000000000"
-    deleted = regard.invoke("DeleteFaces", {"CollectionId": "johns", "FaceIds": [f["FaceId"] for f in simm] + [missing]})
+    deleted = regard.invoke(
+        "DeleteFaces", {"CollectionId": "johns", "FaceIds": [f["FaceId"] for f in simm] + [missing]}
+    )
     assert sorted(deleted["DeletedFaces"]) == sorted(f["FaceId"] for f in simm)
     assert deleted["UnsuccessfulFaceDeletions"] == [{"FaceId": missing, "Reasons": ["FACE_NOT_FOUND"]}]
     probe = gallery("johns")["John_Simm"][-1]

@@ -71,8 +71,12 @@ def test_association_reasons(regard: Regard) -> None:
     faces = _faces_by_person(regard, "c", per_person=2)
     regard.invoke("CreateUser", {"CollectionId": "c", "UserId": "salley"})
     regard.invoke("CreateUser", {"CollectionId": "c", "UserId": "savage"})
-    regard.invoke("AssociateFaces", {"CollectionId": "c", "UserId": "salley", "FaceIds": faces["John_Salley"][:1]})
-    regard.invoke("AssociateFaces", {"CollectionId": "c", "UserId": "savage", "FaceIds": faces["John_Savage"][:1]})
+    regard.invoke(
+        "AssociateFaces", {"CollectionId": "c", "UserId": "salley", "FaceIds": faces["John_Salley"][:1]}
+    )
+    regard.invoke(
+        "AssociateFaces", {"CollectionId": "c", "UserId": "savage", "FaceIds": faces["John_Savage"][:1]}
+    )
     missing = "00000000-0000-4000-8000-000000000000"
     response = regard.invoke(
         "AssociateFaces",
@@ -100,7 +104,11 @@ def test_association_reasons(regard: Regard) -> None:
 
     released = regard.invoke(
         "DisassociateFaces",
-        {"CollectionId": "c", "UserId": "salley", "FaceIds": [faces["John_Salley"][0], faces["John_Savage"][0]]},
+        {
+            "CollectionId": "c",
+            "UserId": "salley",
+            "FaceIds": [faces["John_Salley"][0], faces["John_Savage"][0]],
+        },
     )
     assert released["DisassociatedFaces"] == [{"FaceId": faces["John_Salley"][0]}]
     assert released["UnsuccessfulFaceDisassociations"][0]["Reasons"] == ["ASSOCIATED_TO_A_DIFFERENT_USER"]
@@ -125,7 +133,8 @@ def test_user_errors_and_idempotency(regard: Regard) -> None:
         )
     with pytest.raises(InvalidParameterException):
         regard.invoke(
-            "SearchUsers", {"CollectionId": "c", "UserId": "u", "FaceId": "00000000-0000-4000-8000-000000000000"}
+            "SearchUsers",
+            {"CollectionId": "c", "UserId": "u", "FaceId": "00000000-0000-4000-8000-000000000000"},
         )
     with pytest.raises(InvalidParameterException):
         regard.invoke("AssociateFaces", {"CollectionId": "c", "UserId": "u", "FaceIds": ["x"] * 101})
@@ -164,6 +173,8 @@ def test_a_user_holds_at_most_100_faces(regard: Regard, data_file) -> None:
 
 def test_search_users_by_image_without_a_face_is_empty_not_an_error(regard: Regard, data_file) -> None:
     regard.invoke("CreateCollection", {"CollectionId": "c"})
-    response = regard.invoke("SearchUsersByImage", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))})
+    response = regard.invoke(
+        "SearchUsersByImage", {"CollectionId": "c", "Image": image(data_file("vision/dogs.jpg"))}
+    )
     assert response["UserMatches"] == []
     assert "SearchedFace" not in response

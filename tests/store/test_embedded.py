@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -406,3 +407,52 @@ def test_audit_lagging_anchor_catches_up(audited: Path) -> None:
     write_anchor(audited / "audit.anchor", Anchor(seq, digest))
     verdict = _verify(audited)
     assert verdict.ok and verdict.records_checked == 10
+
+
+def test_identical_live_template_survives_erasure_of_its_twin(data_dir: Path) -> None:
+    """The same image indexed twice gives identical templates; erasing one must not damage the other."""
+    with EmbeddedStore(data_dir, index_settings=HNSW) as store:
+        store.create_collection(collection())
+        faces, vecs = make_faces(100), unit_vectors(100, np.random.default_rng(8))
+        vecs[99] = vecs[3]
+        store.add_faces("c1", faces, vecs)
+        store.checkpoint()
+        store.delete_faces("c1", [faces[3].face_id])
+        store.checkpoint()
+        hit, score = store.search_faces("c1", vecs[3], max_results=1)[0]
+        assert hit.face_id == faces[99].face_id and score == pytest.approx(1.0, abs=1e-5)
+    with EmbeddedStore(data_dir, index_settings=HNSW) as store:
+        assert store.search_faces("c1", vecs[3], max_results=1)[0][0].face_id == faces[99].face_id
+
+
+def test_searches_continue_while_the_graph_is_first_built(data_dir: Path) -> None:
+    settings = IndexSettings(hnsw_threshold=400)
+    with EmbeddedStore(data_dir, index_settings=settings) as store:
+        store.create_collection(collection())
+        faces, vecs = make_faces(600), unit_vectors(600, np.random.default_rng(9))
+        store.add_faces("c1", faces[:50], vecs[:50])
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def search() -> None:
+            try:
+                while not stop.is_set():
+                    i = int(np.random.default_rng().integers(50))
+                    assert store.search_faces("c1", vecs[i], max_results=1)[0][0].face_id == faces[i].face_id
+            except BaseException as exc:
+                errors.append(exc)
+                raise
+
+        threads = [threading.Thread(target=search) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for start in range(50, 600, 50):
+            store.add_faces("c1", faces[start : start + 50], vecs[start : start + 50])
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert store._indexes[1].approximate
+        index_agrees_with_db(store, data_dir)
+        for i in range(0, 600, 50):
+            assert store.search_faces("c1", vecs[i], max_results=1)[0][0].face_id == faces[i].face_id

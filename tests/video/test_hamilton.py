@@ -27,23 +27,12 @@ AUDIENCE_FROM_MS = 7200
 
 
 @pytest.fixture(scope="module")
-def video_engine(request: pytest.FixtureRequest) -> Any:
-    """The shared session engine when tests/conftest.py provides one, else our own."""
-    try:
-        return request.getfixturevalue("engine")
-    except pytest.FixtureLookupError:
-        from regard.vision.engine import FaceEngine
-
-        return FaceEngine()
-
-
-@pytest.fixture(scope="module")
-def searched(tmp_path_factory: pytest.TempPathFactory, video_engine: Any) -> Iterator[dict[str, Any]]:
+def searched(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Iterator[dict[str, Any]]:
     """Index both portraits, then run StartFaceSearch / GetFaceSearch through the application object."""
     from regard.service.app import Regard
 
     data = tmp_path_factory.mktemp("hamilton") / "data"
-    regard = Regard.open(data, engine=video_engine, buckets={"videos": DATA})
+    regard = Regard.open(data, engine=engine, buckets={"videos": DATA})
     try:
         regard.invoke("CreateCollection", {"CollectionId": "hamilton"}, CTX)
         for path, name in ((LIN, "lin-manuel-miranda"), (ALEX, "alex-lacamoire")):

@@ -290,3 +290,42 @@ def test_concurrent_starts_with_one_token_make_one_job(jobs: VideoJobs) -> None:
     for thread in threads:
         thread.join()
     assert len(set(ids)) == 1
+
+
+def _conforms(value: Any, shape: Any, path: str = "") -> list[str]:
+    """Differences between a response body and botocore's output shape (unknown keys, wrong types)."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: not an object"]
+        problems = [f"{path}.{key}: not in {shape.name}" for key in value if key not in shape.members]
+        for key, member in shape.members.items():
+            if key in value:
+                problems += _conforms(value[key], member, f"{path}.{key}")
+        return problems
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: not a list"]
+        return [p for i, item in enumerate(value) for p in _conforms(item, shape.member, f"{path}[{i}]")]
+    expected = {"string": str, "long": int, "integer": int, "float": (int, float), "double": (int, float)}
+    if kind in expected and (isinstance(value, bool) or not isinstance(value, expected[kind])):
+        return [f"{path}: {type(value).__name__} is not {kind}"]
+    if kind == "string" and shape.enum and value not in shape.enum:
+        return [f"{path}: {value!r} not in {shape.enum}"]
+    return []
+
+
+def test_responses_match_the_rekognition_model(jobs: VideoJobs) -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("rekognition")
+    detection = jobs.start_face_detection({"Video": video(), "JobTag": "t"}, CTX, sample_fps=1.0)
+    assert not _conforms(detection, model.operation_model("StartFaceDetection").output_shape)
+    search_id = search(jobs, JobTag="t")
+    jobs.wait(detection["JobId"], timeout=60)
+    jobs.wait(search_id, timeout=60)
+    got = jobs.get_face_detection({"JobId": detection["JobId"], "MaxResults": 3}, CTX)
+    assert got["NextToken"]
+    assert not _conforms(got, model.operation_model("GetFaceDetection").output_shape)
+    got = jobs.get_face_search({"JobId": search_id, "MaxResults": 3}, CTX)
+    assert not _conforms(got, model.operation_model("GetFaceSearch").output_shape)

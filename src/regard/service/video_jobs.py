@@ -297,6 +297,7 @@ class VideoJobs:
         self._pending: set[str] = set()
         self._progress: dict[str, float] = {}
         self._stopping = threading.Event()
+        self.started: list[str] = []  # JobIds started through this object, oldest first
 
     # --- Start -----------------------------------------------------------------------------------
     def start_face_detection(
@@ -373,6 +374,7 @@ class VideoJobs:
                 job_tag=job_tag,
             )
             self.store.create_job(record, audit=audit)
+            self.started.append(job_id)
             self._submit(job_id)
         return {"JobId": job_id}
 

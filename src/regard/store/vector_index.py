@@ -376,16 +376,26 @@ class VectorIndex:
                 return
             assert self._flat is not None
             self._flat.add(keys, vecs)
-            if len(self._flat) >= self.settings.hnsw_threshold:
-                self._promote()
+            if len(self._flat) < self.settings.hnsw_threshold:
+                return
+            snap_keys, snap_vecs = self._flat.vectors()
+        self._promote(snap_keys, snap_vecs)
 
-    def _promote(self) -> None:
-        assert self._flat is not None
-        keys, vecs = self._flat.vectors()
+    def _promote(self, snap_keys: Keys, snap_vecs: Matrix) -> None:
+        """Build the graph outside the lock (searches use the exact matrix meanwhile), then swap it in."""
         hnsw = HnswIndex(self.ndim, self.settings)
-        hnsw.add(keys, vecs)
-        self._flat.remove(keys.tolist())  # zero the flat copy before letting it go
-        self._hnsw, self._flat, self.dirty = hnsw, None, True
+        hnsw.add(snap_keys, snap_vecs)
+        snap_vecs.fill(0)
+        with self._lock.write():
+            if self._flat is None:
+                return
+            now_keys, now_vecs = self._flat.vectors()
+            fresh = np.isin(now_keys, snap_keys, invert=True)
+            hnsw.add(now_keys[fresh], now_vecs[fresh])  # changes made while the graph was built
+            hnsw.remove(snap_keys[np.isin(snap_keys, now_keys, invert=True)].tolist())
+            now_vecs.fill(0)
+            self._flat.remove(now_keys.tolist())  # zero the exact copy before letting it go
+            self._hnsw, self._flat, self.dirty = hnsw, None, True
 
     def remove(self, keys: Iterable[int]) -> int:
         with self._lock.write():

@@ -75,11 +75,16 @@ class Detections:
 
 @dataclass(frozen=True, slots=True)
 class Pass:
-    """One detector run: the long side of its canvas and the face sizes (in 640-pass px) it contributes."""
+    """One detector run: the long side of its canvas and the face sizes (in 640-pass px) it contributes.
+
+    ``square`` letterboxes into a ``long_side`` square as InsightFace does (the benchmark compares identical
+    inputs with it); by default the canvas keeps the image's aspect ratio, rounded up to multiples of 32.
+    """
 
     long_side: int
     min_face: float = 0.0
     max_face: float = float("inf")
+    square: bool = False
 
 
 def plan_passes(width: int, height: int) -> list[Pass]:
@@ -121,7 +126,7 @@ class ScrfdDetector:
         base_scale = BASE_SIDE / max(width, height)
         parts = []
         for run in passes:
-            found = self.run(bgr, run.long_side)
+            found = self.run(bgr, run.long_side, square=run.square)
             if run.min_face > 0 or run.max_face < float("inf"):
                 side = np.maximum(
                     found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]
@@ -131,16 +136,18 @@ class ScrfdDetector:
             parts.append(found)
         return self.nms(Detections.concat(parts))
 
-    def run(self, bgr: NDArray[np.uint8], long_side: int) -> Detections:
-        """One pass: the image scaled so its long side is ``long_side``, on a canvas padded to multiples of
-        32.
+    def run(self, bgr: NDArray[np.uint8], long_side: int, *, square: bool = False) -> Detections:
+        """One pass: the image scaled so its long side is ``long_side`` (bilinear, as SCRFD's reference
+        pipeline resizes), top-left on a zero canvas padded to multiples of 32 (or square).
         """
         height, width = bgr.shape[:2]
-        scale = long_side / max(width, height)
-        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-        canvas_w, canvas_h = _round32(new_w), _round32(new_h)
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(bgr, (new_w, new_h), interpolation=interpolation)
+        if width >= height:
+            new_w, new_h = long_side, max(1, int(long_side * height / width))
+        else:
+            new_w, new_h = max(1, int(long_side * width / height)), long_side
+        scale = new_h / height
+        canvas_w, canvas_h = (long_side, long_side) if square else (_round32(new_w), _round32(new_h))
+        resized = cv2.resize(bgr, (new_w, new_h))
         canvas = cv2.copyMakeBorder(
             resized, 0, canvas_h - new_h, 0, canvas_w - new_w, cv2.BORDER_CONSTANT, value=0
         )

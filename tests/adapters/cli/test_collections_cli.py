@@ -21,7 +21,9 @@ def run(*args: str) -> tuple[int, str]:
 def test_collections_index_search_users_audit_and_erase(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     johns = GALLERIES / "johns"
-    code, out = run("collections", "create", "johns", "--purpose", "test gallery", "--retention-days", "7", "--data", data)
+    code, out = run(
+        "collections", "create", "johns", "--purpose", "test gallery", "--retention-days", "7", "--data", data
+    )
     assert code == 0, out
 
     gallery = tmp_path / "gallery"
@@ -47,11 +49,7 @@ def test_collections_index_search_users_audit_and_erase(tmp_path: Path) -> None:
     matches = json.loads(out)["FaceMatches"]
     assert matches and all(m["Face"]["ExternalImageId"].startswith("John_Simm") for m in matches)
 
-    faces = [
-        f
-        for f in _list_faces(data)
-        if f["ExternalImageId"].startswith("John_Simm")
-    ]
+    faces = [f for f in _list_faces(data) if f["ExternalImageId"].startswith("John_Simm")]
     code, out = run("users", "create", "johns", "simm", "--data", data)
     assert code == 0, out
     code, out = run("users", "associate", "johns", "simm", *[f["FaceId"] for f in faces], "--data", data)

@@ -168,7 +168,17 @@ class _jobs:
 
     def __exit__(self, *exc: object) -> None:
         self.jobs.shutdown()
-        self.regard.close()
+        try:
+            # A job of this command that is still running was interrupted (Ctrl-C): it cannot be resumed by a
+            # server (its "local" bucket exists only here), so it is closed now with the reason.
+            for job_id in self.jobs.started:
+                job = self.jobs.store.get_job(job_id)
+                if job is not None and job.status == "IN_PROGRESS":
+                    self.jobs.store.update_job(
+                        job_id, status="FAILED", status_message="Interrupted: the command was stopped."
+                    )
+        finally:
+            self.regard.close()
 
 
 def _resolve_local(s3: dict[str, Any]) -> Path:
