@@ -1,4 +1,4 @@
-"""IndexFaces throughput on a folder of real photos, through the service (decode, detect, embed, store, audit).
+"""IndexFaces throughput on a folder of real photos through the service: decode, detect, embed, store, audit.
 
 Run: .venv/bin/python bench/bench_index.py [FOLDER ...]   (default: the test galleries)
 Prints images/s and faces/s (medians over repeats into fresh data folders) and writes bench/results/index.md.

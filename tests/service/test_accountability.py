@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.service.conftest import gallery, image
 
 from regard.errors import InternalServerError, ResourceNotFoundException
 from regard.service.app import Regard
 from regard.service.context import RequestContext
 from regard.service.retention import erase, sweep
-from tests.service.conftest import gallery, image
 
 
 def _records(regard: Regard) -> list:

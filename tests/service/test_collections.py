@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.service.conftest import GALLERIES, gallery, image
 
 from regard.errors import (
     InvalidPaginationTokenException,
@@ -14,7 +15,6 @@ from regard.errors import (
 )
 from regard.service.app import Regard
 from regard.store.records import CollectionRecord
-from tests.service.conftest import GALLERIES, gallery, image
 
 
 def _index_gallery(regard: Regard, collection: str, name: str, per_person: int) -> dict[str, list[Path]]:

@@ -1,4 +1,4 @@
-"""A face acknowledged by IndexFaces survives kill -9 of the process, and the index agrees with the database."""
+"""A face acknowledged by IndexFaces survives kill -9 of the process; the index agrees with the database."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from tests.service.conftest import GALLERIES, gallery
+
 from regard.service.app import Regard
 from regard.vision.image import read_image_file
-from tests.service.conftest import GALLERIES, gallery
 
 WRITER = textwrap.dedent(
     """
@@ -25,7 +26,8 @@ WRITER = textwrap.dedent(
     print("ready", flush=True)
     for path in sorted(folder.rglob("*.jpg")) * 20:
         response = regard.invoke(
-            "IndexFaces", {"CollectionId": "c", "Image": {"Bytes": path.read_bytes()}, "ExternalImageId": path.stem}
+            "IndexFaces",
+            {"CollectionId": "c", "Image": {"Bytes": path.read_bytes()}, "ExternalImageId": path.stem},
         )
         for record in response["FaceRecords"]:
             print(record["Face"]["FaceId"], flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.service.conftest import gallery, image
 
 from regard.errors import (
     ConflictException,
@@ -12,7 +13,6 @@ from regard.errors import (
     ServiceQuotaExceededException,
 )
 from regard.service.app import Regard
-from tests.service.conftest import gallery, image
 
 
 def _faces_by_person(regard: Regard, collection: str, per_person: int = 3) -> dict[str, list[str]]:
@@ -159,7 +159,7 @@ def test_a_user_holds_at_most_100_faces(regard: Regard, data_file) -> None:
         {"CollectionId": "crowd", "UserId": "everyone", "FaceIds": ids[:1]},
     )
     assert len(first["AssociatedFaces"]) == 1
-    # Different people fail the user match at threshold 0 only if similarity < 0, so everyone is accepted here.
+    # At UserMatchThreshold 0 no face is refused for a low match, so only the cap can stop them.
     regard.invoke(
         "AssociateFaces",
         {"CollectionId": "crowd", "UserId": "everyone", "FaceIds": ids[1:100], "UserMatchThreshold": 0},

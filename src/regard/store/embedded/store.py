@@ -75,6 +75,8 @@ class EmbeddedStore:
         try:
             self._open(save_interval)
         except BaseException:
+            if hasattr(self, "_w"):
+                self._w.close()
             os.close(self._lock_fd)
             raise
 
@@ -95,9 +97,7 @@ class EmbeddedStore:
         self._open_anchor()
         self._open_indexes()
         self._stop = threading.Event()
-        self._wake = (
-            threading.Event()
-        )  # set after a removal from a graph: save soon, so its file is rewritten
+        self._wake = threading.Event()  # a graph lost vectors: save soon, so its file is rewritten
         self._saver = threading.Thread(
             target=self._save_loop, args=(save_interval,), name="regard-index-saver", daemon=True
         )
@@ -107,7 +107,7 @@ class EmbeddedStore:
     def close(self) -> None:
         """Save dirty vector indexes, fold the WAL into the database, release the directory."""
         with self._wlock:
-            if self._closed:
+            if self._closed or self._stop.is_set():
                 return
             self._stop.set()
             self._wake.set()
