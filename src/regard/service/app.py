@@ -83,7 +83,8 @@ class Regard:
         self._engine_factory = engine_factory
         self._engine_lock = threading.Lock()
         self._handlers: dict[str, Handler] = dict(HANDLERS)
-        self._extensions: list[Any] = []
+        self._video_jobs: Any = None
+        self._workers: list[Any] = []
 
     @classmethod
     def open(
@@ -96,10 +97,9 @@ class Regard:
         """Open (creating if needed) the data folder ``data_dir``."""
         data_dir = Path(data_dir)
         store = open_store(data_dir)
-        regard = cls(
-            store, data_dir=data_dir, engine=engine, buckets=buckets, token_secret=_token_secret(data_dir)
-        )
-        regard._attach_video_jobs()
+        secret = _token_secret(data_dir)
+        regard = cls(store, data_dir=data_dir, engine=engine, buckets=buckets, token_secret=secret)
+        regard._attach_video_jobs(secret)
         return regard
 
     # --- engine ----------------------------------------------------------------------------------
@@ -187,14 +187,16 @@ class Regard:
             log.exception("audit record for failed %s could not be written", operation)
 
     # --- video jobs and lifecycle ----------------------------------------------------------------
-    def _attach_video_jobs(self) -> None:
-        try:
-            from regard.service.video_jobs import VideoJobs
-        except ImportError:
-            return
+    def _attach_video_jobs(self, token_secret: bytes) -> None:
         from regard.service.images import resolve_s3_object
+        from regard.service.video_jobs import VideoJobs
 
-        jobs = VideoJobs(self.store, lambda: self.engine, lambda s3: resolve_s3_object(s3, self.buckets))
+        jobs = VideoJobs(
+            self.store,
+            lambda: self.engine,
+            lambda s3: resolve_s3_object(s3, self.buckets),
+            token_secret=token_secret,
+        )
         for operation, method in (
             ("StartFaceDetection", jobs.start_face_detection),
             ("GetFaceDetection", jobs.get_face_detection),
@@ -202,12 +204,26 @@ class Regard:
             ("GetFaceSearch", jobs.get_face_search),
         ):
             self.register(operation, _bound(method))
-        self._extensions.append(jobs)
-        jobs.resume()
+        self._video_jobs = jobs
+
+    def start_background_work(self, *, retention_interval: float = 3600.0) -> None:
+        """What a long-running server does besides answering: resume video jobs, sweep expired faces.
+
+        Only the server calls this, so a short CLI command never picks up (and then abandons) a job.
+        """
+        from regard.service.retention import RetentionWorker
+
+        if self._video_jobs is not None:
+            self._video_jobs.resume()
+        worker = RetentionWorker(self, interval=retention_interval)
+        worker.start()
+        self._workers.append(worker)
 
     def close(self) -> None:
-        for extension in self._extensions:
-            extension.shutdown()
+        for worker in self._workers:
+            worker.stop()
+        if self._video_jobs is not None:
+            self._video_jobs.shutdown()
         self.store.close()
 
     def __enter__(self) -> Regard:
@@ -232,7 +248,16 @@ def _token_secret(data_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = data_dir / f".token.key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(draft, path)  # atomic: a second process either wins or reads the complete winner
+    except FileExistsError:
+        secret = path.read_bytes()
+    finally:
+        draft.unlink()
     return secret
