@@ -84,7 +84,7 @@ def main() -> None:
             continue
         faces = engine.detect(image, max_faces=1)
         if not faces:
-            skipped.append(str(path))
+            skipped.append(f"{path} (no face)")
             continue
         labels.append(identity)
         sets.append(set_name)
@@ -99,7 +99,7 @@ def main() -> None:
             impostor.append(cos)
             worst.append((cos, labels[i], labels[j], sets[i], sets[j]))
     genuine_a, impostor_a = np.array(genuine), np.array(impostor)
-    print(f"images {len(labels)} (identities {len(set(labels))}); no face found in {len(skipped)}: {skipped}")
+    print(f"images {len(labels)} (identities {len(set(labels))}); skipped {len(skipped)}: {skipped}")
     print(
         f"genuine pairs {genuine_a.size}: min {genuine_a.min():.3f} p5 {np.percentile(genuine_a, 5):.3f} "
         f"median {np.median(genuine_a):.3f}"

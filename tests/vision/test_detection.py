@@ -92,7 +92,7 @@ def test_rotated_copies(engine, data_file) -> None:
     upright = engine.embed(images[0], faces[0])[0]
     for name in (90, 270):
         cosine = float(engine.embed(images[name], faces[name])[0] @ upright)
-        assert similarity_from_cosine(cosine) >= 95
+        assert similarity_from_cosine(cosine) >= 80
 
 
 def test_plan_adds_a_near_native_pass_only_for_large_images() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ OPERATION = "ListAuditRecords"  # a Regard operation; Rekognition has no audit l
 
 
 def record_to_wire(record: AuditRecord) -> dict[str, Any]:
+    """One record in the ListAuditRecords shape; Details is a JSON object serialized as a string."""
     entry = record.entry
     return {
         "Sequence": record.seq,
@@ -26,7 +28,7 @@ def record_to_wire(record: AuditRecord) -> dict[str, Any]:
         "CollectionId": entry.collection_id,
         "RequestId": entry.request_id,
         "Client": entry.client,
-        "Details": entry.details,
+        "Details": json.dumps(entry.details, sort_keys=True),
         "PreviousHash": record.prev_hash,
         "Hash": record.hash,
     }

@@ -12,10 +12,10 @@ Measured with ``bench/measure_similarity.py`` on the labelled sets in ``../share
 face-api.js characters, face_recognition/knn_examples, openface, facenet-pytorch, InspireFace pairs: 126
 images, 30 identities, 365 genuine and 7,510 impostor pairs, buffalo_s):
 
-* impostor cosine: median 0.007, 99.9th percentile 0.222, worst 0.326 (two actresses; similarity 68.9);
-* genuine cosine: median 0.712 (similarity 99.2), 5th percentile 0.501, worst 0.355;
-* at similarity 80 (cosine 0.40): FMR 0 / 7,510 (below 1.3e-4 at this sample size), FNMR 4 / 365 = 1.1 %
-  (all four are face-api.js TV stills with strong pose/lighting changes).
+* impostor cosine: median 0.007, 99.9th percentile 0.225, worst 0.316 (two actresses; similarity 67.4);
+* genuine cosine: median 0.712 (similarity 99.0), 5th percentile 0.506, worst 0.355;
+* at similarity 80 (cosine 0.40): FMR 0 / 7,510 (95 % upper bound 4.0e-4, rule of three), FNMR 4 / 365 =
+  1.1 % (all four are face-api.js TV stills with strong pose and lighting changes).
 
 These sets are small and not demographically balanced: the numbers show the map is conservative, they are not
 an accuracy claim (see docs/similarity.md and the recogniser's published demographic gap in models.md).

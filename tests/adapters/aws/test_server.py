@@ -327,11 +327,43 @@ def test_model_constraints_boto3_does_not_check(
 
 
 def test_unknown_and_unoffered_operations(server: ServerProcess) -> None:
-    targets = ["NoSuchThing", "DetectLabels", "ListAuditRecords"]
+    targets = ["NoSuchThing", "DetectLabels"]
     for target in [*(f"RekognitionService.{t}" for t in targets), "Other.DetectFaces"]:
         headers, data = sign(server.url + "/", target, {}, BOOT_KEY_ID, BOOT_SECRET)
         response = httpx.post(server.url + "/", content=data, headers=headers)
         assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+
+
+def test_audit_log_over_the_wire_for_admin_keys_only(
+    server: ServerProcess, rek: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ListAuditRecords is Regard's: a boto3 client learns it from the sdk-extras file via AWS_DATA_PATH."""
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+
+    def client(key_id: str, secret: str) -> Any:  # a new session reads AWS_DATA_PATH
+        return boto3.session.Session().client(
+            "rekognition",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+
+    admin = client(BOOT_KEY_ID, BOOT_SECRET)
+    admin.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
+    name = _collection(rek, "audited")
+    rek.describe_collection(CollectionId=name)
+    records = admin.list_audit_records(CollectionId=name)["Records"]
+    assert [r["Operation"] for r in records] == ["CreateCollection", "DescribeCollection"]
+    assert all(r["AccessKeyId"] == BOOT_KEY_ID for r in records)
+    assert records[0]["Sequence"] < records[1]["Sequence"] and len(records[1]["Hash"]) == 64
+    since = admin.list_audit_records(Since="2000-01-01T00:00:00", MaxResults=1)
+    assert len(since["Records"]) == 1 and since["NextSequence"] == since["Records"][0]["Sequence"]
+    search = client(*server.keys["search"])
+    with pytest.raises(search.exceptions.AccessDeniedException):
+        search.list_audit_records()
 
 
 # --- authentication and scopes --------------------------------------------------------------------------
@@ -482,11 +514,7 @@ def test_aws_cli(server: ServerProcess, rek: Any) -> None:
 
 
 def test_every_offered_operation_is_exercised() -> None:
-    """Every Rekognition operation the service offers went through boto3 above.
-
-    Regard's own operations (ListAuditRecords) have no shape in botocore's model, so the wire does not
-    carry them: they answer UnknownOperationException (test_unknown_and_unoffered_operations).
-    """
+    """Every Rekognition operation the service offers went through boto3 above (Regard's own too)."""
     from regard.adapters.aws.model import service_model
     from regard.service.app import HANDLERS
 
@@ -498,7 +526,7 @@ def test_every_offered_operation_is_exercised() -> None:
     except ImportError:
         pass
     rekognition = offered & set(service_model().operation_names)
-    assert len(rekognition) >= 22
+    assert len(rekognition) >= 23
     assert rekognition <= CALLED, sorted(rekognition - CALLED)
 
 

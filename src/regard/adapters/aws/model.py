@@ -7,18 +7,24 @@ shapes, so a boto3 client and this server agree by construction.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from botocore.model import OperationModel, ServiceModel
 
 SERVICE_NAME = "rekognition"  # also the SigV4 signing name (the model has no signingName)
+EXTRAS_PATH = Path(__file__).resolve().parent / "data"
+"""Regard's additions (the admin-only ListAuditRecords), as a botocore ``sdk-extras`` file merged into the
+model. A boto3 client gains ``list_audit_records`` the same way: ``AWS_DATA_PATH=<this folder>``."""
 
 
 @cache
 def service_model() -> ServiceModel:
-    """The model botocore ships; loading it reads a large JSON file, hence cached and lazy."""
+    """botocore's model plus Regard's extras; reading it parses a large JSON file, hence cached, lazy."""
     import botocore.session
 
-    return botocore.session.get_session().get_service_model(SERVICE_NAME)
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(EXTRAS_PATH))
+    return session.get_service_model(SERVICE_NAME)
 
 
 def target_prefix() -> str:

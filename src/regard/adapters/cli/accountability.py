@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def audit_list(
         return
     table = Table("seq", "time (UTC)", "operation", "key", "collection", "client", "details")
     for record in records:
-        details = ", ".join(f"{k}={_short(v)}" for k, v in record["Details"].items())
+        details = ", ".join(f"{k}={_short(v)}" for k, v in json.loads(record["Details"]).items())
         table.add_row(
             str(record["Sequence"]),
             record["Time"][:19],

@@ -118,6 +118,7 @@ def serve(
     regard = Regard.open(data_dir, buckets=buckets)
     try:
         ensure_bootstrap_key(regard.store, os.environ)
+        regard.start_background_work()  # resume video jobs, sweep expired faces: a server's work only
     except Exception:
         regard.close()
         raise
@@ -134,7 +135,7 @@ def serve(
 
 @click.group()
 def keys() -> None:
-    """Manage the access keys that sign requests to ``regard serve``."""
+    """Manage the access keys that sign requests to 'regard serve' (run these while it is stopped)."""
 
 
 @keys.command("create")
@@ -179,7 +180,7 @@ def keys_list(data_dir: Path) -> None:
 @click.argument("access_key_id")
 @data_option
 def keys_revoke(access_key_id: str, data_dir: Path) -> None:
-    """Revoke a key at once; requests signed with it are refused from then on."""
+    """Revoke a key; from the next server start on, requests signed with it are refused."""
     from regard.service.keys import revoke_key
 
     with _store(data_dir) as store:
