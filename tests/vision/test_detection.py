@@ -120,3 +120,16 @@ def test_max_faces_cuts_to_the_largest(engine, data_file, max_faces: int) -> Non
     faces = engine.detect(image, max_faces=max_faces)
     assert len(faces) == max_faces
     assert faces[0].area == max(face.area for face in engine.detect(image, max_faces=None))
+
+
+def test_engine_is_safe_across_threads(data_file) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from regard.vision.engine import FaceEngine
+
+    fresh = FaceEngine()  # sessions not created yet: four threads race to create them
+    image = read_image_file(data_file("vision/dlib/2008_002506.jpg"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: fresh.embed(image, fresh.detect(image)), range(4)))
+    assert all(r.shape == (3, 512) for r in results)
+    assert all(np.allclose(r, results[0], atol=1e-5) for r in results)

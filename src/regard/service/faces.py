@@ -194,14 +194,14 @@ def compare_faces(
         f for f in engine.detect(source, max_faces=1) if not quality_filter_reasons(f, source, level)
     ]
     if not source_faces:
-        raise InvalidParameterException("There are no faces in the source image that meet the quality bar.")
+        raise InvalidParameterException(f"There are no faces in the source image{_bar(level)}.")
     target_faces = [
         f
         for f in engine.detect(target, max_faces=MAX_FACES_LIMIT)
         if not quality_filter_reasons(f, target, level)
     ]
     if not target_faces:
-        raise InvalidParameterException("There are no faces in the target image that meet the quality bar.")
+        raise InvalidParameterException(f"There are no faces in the target image{_bar(level)}.")
     source_vector = engine.embed(source, source_faces)[0]
     similarities = similarities_from_cosines(engine.embed(target, target_faces) @ source_vector)
     order = np.argsort(-similarities, kind="stable")
@@ -221,3 +221,7 @@ def compare_faces(
         "FaceMatches": matches,
         "UnmatchedFaces": unmatched,
     }
+
+
+def _bar(level: str) -> str:
+    return "" if level == "NONE" else f" that meet the {level} quality bar"

@@ -1,1 +1,1 @@
-"""Pixels to faces: decoding, model packs, detection, alignment, embeddings, quality, pose. No storage, no HTTP."""
+"""Pixels to faces: decoding, model packs, detection, alignment, embeddings, quality, pose; no storage."""

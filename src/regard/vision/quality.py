@@ -2,10 +2,10 @@
 
 Brightness is the mean luma (BT.601) of the box as a percentage of white. Sharpness is the variance of the
 Laplacian of the box resized to 112 px wide (so that it measures the face, not the photo's resolution), mapped
-to 0-100 by ``100 * (1 - exp(-variance / SHARPNESS_SCALE))``: monotonic, 50 at a variance typical of a
-slightly soft face. SHARPNESS_SCALE was set from the shared test images (a deliberately blurred face scores
-low, studio portraits high); these are relative measures for filtering, like Rekognition's, not calibrated
-physical quantities.
+to 0-100 by ``100 * (1 - exp(-variance / SHARPNESS_SCALE))``: monotonic and saturating (63 at a variance of
+150, a slightly soft face). SHARPNESS_SCALE was set on the shared test images: InspireFace's deliberately
+blurred face scores about 11, press portraits 90-99. These are relative measures for the quality filters, like
+Rekognition's, not calibrated physical quantities.
 """
 
 from __future__ import annotations

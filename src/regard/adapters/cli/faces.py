@@ -96,15 +96,14 @@ def models_command(pack: str | None, verify: bool) -> None:
 @_rekognition_errors
 def detect_command(image: Path, as_json: bool, draw: Path | None, max_faces: int) -> None:
     """Detect faces in IMAGE (JPEG or PNG), largest first."""
-    from regard.service.faces import detect_faces
+    from regard.service.faces import face_detail
     from regard.vision.engine import FaceEngine
 
     decoded = _read(image)
-    engine = FaceEngine()
-    limit = max_faces or None
-    body = detect_faces(engine, decoded, max_faces=limit)
+    faces = FaceEngine().detect(decoded, max_faces=max_faces or None)
+    body = {"FaceDetails": [face_detail(face, decoded) for face in faces]}  # the DetectFaces body
     if draw is not None:
-        _draw(decoded, engine.detect(decoded, max_faces=limit), draw)
+        _draw(decoded, faces, draw)
     if as_json:
         click.echo(json.dumps(body))
         return
@@ -203,8 +202,9 @@ def _draw(decoded: Any, faces: list[Any], out: Path) -> None:
         x1, y1, x2, y2 = (round(float(v)) for v in face.box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), thickness)
         points = face.landmarks if face.landmarks is not None else face.keypoints
+        radius = max(1, min(thickness, round(face.width / 60)))  # small faces keep visible features
         for x, y in points:
-            cv2.circle(canvas, (round(float(x)), round(float(y))), thickness, (0, 0, 255), -1)
+            cv2.circle(canvas, (round(float(x)), round(float(y))), radius, (0, 0, 255), -1)
         cv2.putText(
             canvas,
             str(i),
