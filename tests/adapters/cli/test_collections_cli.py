@@ -92,3 +92,21 @@ def test_audit_verify_exits_non_zero_on_a_removed_record(tmp_path: Path) -> None
     code, out = run("audit", "verify", "--data", str(data))
     assert code == 1
     assert "BROKEN at record" in out
+
+
+def test_faces_indexed_with_an_expiry_are_swept(tmp_path: Path) -> None:
+    import time
+
+    data = str(tmp_path / "data")
+    photo = sorted((GALLERIES / "johns" / "John_Savage").iterdir())[0]
+    assert run("collections", "create", "short", "--data", data)[0] == 0
+    code, out = run("index", "short", str(photo), "--expires-in-days", "0.00001", "--json", "--data", data)
+    assert json.loads(out)["indexed"] == 1
+    code, out = run("retention", "sweep", "--data", data)
+    assert code == 0 and "Erased" in out
+    time.sleep(1.0)
+    code, out = run("retention", "sweep", "--data", data)
+    code, out = run("collections", "describe", "short", "--data", data)
+    assert json.loads(out)["FaceCount"] == 0
+    code, out = run("audit", "list", "--collection", "short", "--json", "--data", data)
+    assert "RetentionSweep" in [r["Operation"] for r in json.loads(out)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,11 @@ def external_id_for(path: Path) -> str:
     show_default=True,
 )
 @click.option("--user", "user_id", help="Associate the indexed faces with this user (created if needed).")
+@click.option(
+    "--expires-in-days",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Erase these faces this many days from now (default: the collection's retention period).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
 @data_option
 def index(
@@ -132,6 +138,7 @@ def index(
     max_faces: int | None,
     quality_filter: str,
     user_id: str | None,
+    expires_in_days: float | None,
     as_json: bool,
     data_dir: Path,
 ) -> None:
@@ -152,8 +159,13 @@ def index(
         )
         with progress:
             task = progress.add_task("index", total=len(files))
+            options: dict[str, Any] = {"CollectionId": collection_id, "QualityFilter": quality_filter}
+            if max_faces:
+                options["MaxFaces"] = max_faces
+            if expires_in_days is not None:
+                options["RegardExpiresAt"] = int(time.time() + expires_in_days * 86400)
             for path in files:
-                _index_one(regard, collection_id, path, max_faces, quality_filter, summary, face_ids)
+                _index_one(regard, options, path, summary, face_ids)
                 progress.advance(task)
         if user_id and face_ids:
             _associate(regard, collection_id, user_id, face_ids, summary)
@@ -172,30 +184,18 @@ def index(
 
 
 def _index_one(
-    regard: Any,
-    collection_id: str,
-    path: Path,
-    max_faces: int | None,
-    quality_filter: str,
-    summary: dict[str, Any],
-    face_ids: list[str],
+    regard: Any, options: dict[str, Any], path: Path, summary: dict[str, Any], face_ids: list[str]
 ) -> None:
+    """Index one file with the IndexFaces ``options``; counts the outcome in ``summary``."""
     from regard.service.indexing import already_indexed
 
     external_id = external_id_for(path)
     try:
         data = path.read_bytes()
-        if already_indexed(regard, collection_id, hashlib.sha256(data).hexdigest(), external_id):
+        if already_indexed(regard, options["CollectionId"], hashlib.sha256(data).hexdigest(), external_id):
             summary["skipped"] += 1
             return
-        params: dict[str, Any] = {
-            "CollectionId": collection_id,
-            "Image": {"Bytes": data},
-            "ExternalImageId": external_id,
-            "QualityFilter": quality_filter,
-        }
-        if max_faces:
-            params["MaxFaces"] = max_faces
+        params = {**options, "Image": {"Bytes": data}, "ExternalImageId": external_id}
         response = regard.invoke("IndexFaces", params, cli_context())
     except RegardError as error:
         summary["failed"][error.code] = summary["failed"].get(error.code, 0) + 1
