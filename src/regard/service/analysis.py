@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from regard.errors import InvalidParameterException
 from regard.service import faces as shapes
 from regard.service import params as p
 from regard.service.context import RequestContext
@@ -17,31 +16,13 @@ from regard.service.images import load_image
 if TYPE_CHECKING:
     from regard.service.app import Regard
 
-ATTRIBUTES = (
-    "DEFAULT",
-    "ALL",
-    "AGE_RANGE",
-    "BEARD",
-    "EMOTIONS",
-    "EYE_DIRECTION",
-    "EYEGLASSES",
-    "EYES_OPEN",
-    "GENDER",
-    "MOUTH_OPEN",
-    "MUSTACHE",
-    "FACE_OCCLUDED",
-    "SMILE",
-    "SUNGLASSES",
-)
 
 
 def detect_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    attributes = params.get("Attributes") or ["DEFAULT"]
-    if not isinstance(attributes, list) or any(a not in ATTRIBUTES for a in attributes):
-        raise InvalidParameterException(f"Attributes must be a list of {', '.join(ATTRIBUTES)}.")
+    attributes = params.get("Attributes") or ("DEFAULT",)  # validated by shapes.detect_faces
     max_faces = p.integer(params, "RegardMaxFaces", default=100, low=1, high=10_000)
     image, _ = load_image(params.get("Image"), regard.buckets)
-    response = shapes.detect_faces(regard.engine, image, attributes=tuple(attributes), max_faces=max_faces)
+    response = shapes.detect_faces(regard.engine, image, attributes=attributes, max_faces=max_faces)
     regard.record(regard.audit_entry(ctx, "DetectFaces", faces=len(response["FaceDetails"])))
     return response
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from regard.errors import InternalServerError, InvalidParameterException, RegardError
 from regard.service import analysis, audit_log, collections, indexing, searching, users
+from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
 from regard.service.scopes import check_scope
@@ -151,24 +152,11 @@ class Regard:
     def audit_entry(
         self, ctx: RequestContext, operation: str, collection_id: str | None = None, **details: Any
     ) -> AuditEntry:
-        return AuditEntry(
-            operation=operation,
-            access_key=ctx.access_key,
-            collection_id=collection_id,
-            request_id=ctx.request_id,
-            client=ctx.client,
-            details={key: value for key, value in details.items() if value is not None},
-        )
+        return audit_entry(ctx, operation, collection_id, **details)
 
     def record(self, entry: AuditEntry) -> None:
         """Append an audit record for an operation that changed nothing; failing to write fails the call."""
-        try:
-            self.store.append_audit(entry)
-        except Exception as error:
-            log.exception("audit record for %s could not be written", entry.operation)
-            raise InternalServerError(
-                f"The audit record could not be written, so {entry.operation} was not completed."
-            ) from error
+        append_or_fail(self.store, entry)
 
     def _audit_failure(
         self, operation: str, params: Mapping[str, Any], ctx: RequestContext, error: RegardError

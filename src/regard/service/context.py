@@ -12,3 +12,4 @@ class RequestContext:
     scope: str = "admin"  # the key's scope; local use is the machine's owner, hence admin
     client: str = "local"  # client address for HTTP, "cli" or "api" locally
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+

@@ -39,7 +39,6 @@ import numpy as np
 
 from regard.errors import (
     IdempotentParameterMismatchException,
-    InternalServerError,
     InvalidPaginationTokenException,
     InvalidParameterException,
     InvalidS3ObjectException,
@@ -48,6 +47,7 @@ from regard.errors import (
     ResourceNotFoundException,
 )
 from regard.service import params as p
+from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
 from regard.service.scopes import check_scope
@@ -635,23 +635,10 @@ class VideoJobs:
     def _audit(
         self, ctx: RequestContext, operation: str, collection_id: str | None, **details: Any
     ) -> AuditEntry:
-        return AuditEntry(
-            operation=operation,
-            access_key=ctx.access_key,
-            collection_id=collection_id,
-            request_id=ctx.request_id,
-            client=ctx.client,
-            details={k: v for k, v in details.items() if v is not None},
-        )
+        return audit_entry(ctx, operation, collection_id, **details)
 
     def _append_audit(self, entry: AuditEntry) -> None:
-        try:
-            self.store.append_audit(entry)
-        except Exception as error:
-            log.exception("audit record for %s could not be written", entry.operation)
-            raise InternalServerError(
-                f"The audit record could not be written, so {entry.operation} was not completed."
-            ) from error
+        append_or_fail(self.store, entry)
 
 
 def _invalid_token() -> RegardError:
