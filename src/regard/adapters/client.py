@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regard.service.app import Regard
 from regard.service.context import RequestContext
+
+if TYPE_CHECKING:
+    from regard.vision.engine import FaceEngine
 
 _MATCH_LISTS = ("FaceMatches", "UserMatches")
 
@@ -40,8 +43,9 @@ class Client:
         *,
         buckets: Mapping[str, Path] | None = None,
         context: RequestContext | None = None,
+        engine: FaceEngine | None = None,
     ) -> None:
-        self.regard = Regard.open(Path(data_dir), buckets=buckets)
+        self.regard = Regard.open(Path(data_dir), buckets=buckets, engine=engine)
         self._context = context
         self._names = _operation_names()
 
