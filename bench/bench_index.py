@@ -7,6 +7,8 @@ Prints images/s and faces/s (medians over repeats into fresh data folders) and w
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
 import tempfile
 import time
@@ -60,6 +62,9 @@ def main() -> None:
         "Command: `.venv/bin/python bench/bench_index.py` (the test galleries: dlib johns, face-api.js",
         "characters, face_recognition knn_examples), through `Regard.invoke` with the embedded store,",
         "audit records included. Median of the repeats; each repeat indexes into a fresh data folder.",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average after the run "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        + ".",
         "",
         "| images | faces indexed | median seconds | images/s | faces/s |",
         "|---|---|---|---|---|",
