@@ -187,25 +187,24 @@ def run_size(n: int, nq: int, batch: int, workdir: Path, settings: IndexSettings
     return result
 
 
-def sweep(n: int, nq: int) -> list[dict[str, object]]:
-    """Graph settings compared at the index level (no SQLite), plus faiss IVF-Flat if faiss is installed."""
+SWEEP = "f16:16:128,f16:16:64,i8:16:64,f32:16:64,f16:32:64"
+
+
+def sweep(n: int, nq: int, configs: str, efs: str, ivf: bool) -> list[dict[str, object]]:
+    """Graph settings (dtype:connectivity:expansion_add) compared at the index level, without SQLite."""
     from usearch.index import Index
 
     x, q = synthetic(n, nq)
     truth = exact_top(x, q)
     rows: list[dict[str, object]] = []
-    for dtype, m, ef_add in [
-        ("f16", 16, 128),
-        ("f16", 16, 64),
-        ("i8", 16, 64),
-        ("f32", 16, 64),
-        ("f16", 32, 64),
-    ]:
+    for config in configs.split(","):
+        dtype, m_text, ef_add_text = config.split(":")
+        m, ef_add = int(m_text), int(ef_add_text)
         index = Index(ndim=DIM, metric="ip", dtype=dtype, connectivity=m, expansion_add=ef_add)
         t = time.perf_counter()
         index.add(np.arange(n), x)
         build = time.perf_counter() - t
-        for ef in (64, 128, 256):
+        for ef in (int(e) for e in efs.split(",")):
             index.expansion_search = ef
             lat, found, rescored = [], [], []
             for query in q:
@@ -231,6 +230,8 @@ def sweep(n: int, nq: int) -> list[dict[str, object]]:
     try:
         import faiss
     except ImportError:
+        return rows
+    if not ivf:
         return rows
     nlist = int(4 * np.sqrt(n))
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -271,12 +272,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="faces per add_faces call while loading")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--sweep", type=int, default=0, help="compare index settings at this size instead")
+    parser.add_argument("--configs", default=SWEEP, help="sweep: dtype:connectivity:expansion_add,...")
+    parser.add_argument("--efs", default="64,128,256", help="sweep: expansion_search values")
+    parser.add_argument("--no-ivf", action="store_true", help="sweep: skip faiss IVF-Flat")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "search.json")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.sweep:
-        rows = sweep(args.sweep, args.queries)
-        args.out.with_name("sweep.json").write_text(json.dumps(rows, indent=1) + "\n")
+        rows = sweep(args.sweep, args.queries, args.configs, args.efs, not args.no_ivf)
+        args.out.with_name(f"sweep-{args.sweep}.json").write_text(json.dumps(rows, indent=1) + "\n")
         return
     results = []
     for n in (int(s) for s in args.sizes.split(",")):

@@ -281,8 +281,9 @@ _WRITER = textwrap.dedent(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("acks", [137, 600])
 @pytest.mark.parametrize("threshold", [1_000_000, 64])
-def test_kill_9_keeps_every_acknowledged_face(tmp_path: Path, threshold: int) -> None:
+def test_kill_9_keeps_every_acknowledged_face(tmp_path: Path, threshold: int, acks: int) -> None:
     data_dir = tmp_path / "data"
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
@@ -298,10 +299,11 @@ def test_kill_9_keeps_every_acknowledged_face(tmp_path: Path, threshold: int) ->
             deleted.add(face_id)
         else:
             acked[face_id] = np.frombuffer(bytes.fromhex(rest[0]), np.float32)
-        if len(acked) >= 600:
+        if len(acked) >= acks:
             break
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    assert proc.wait() == -signal.SIGKILL  # killed mid-run, not finished or crashed
+    assert len(acked) >= acks
     with EmbeddedStore(data_dir, index_settings=IndexSettings(hnsw_threshold=threshold)) as store:
         index_agrees_with_db(store, data_dir)
         present = {f.face_id for f in store.get_faces("c1", list(acked))}
@@ -456,3 +458,11 @@ def test_searches_continue_while_the_graph_is_first_built(data_dir: Path) -> Non
         index_agrees_with_db(store, data_dir)
         for i in range(0, 600, 50):
             assert store.search_faces("c1", vecs[i], max_results=1)[0][0].face_id == faces[i].face_id
+
+
+def test_search_breadth_grows_with_the_graph() -> None:
+    s = IndexSettings()
+    assert s.ef_for(50_000, 10) == s.expansion_search
+    assert s.expansion_search < s.ef_for(500_000, 10) <= s.max_expansion_search
+    assert s.ef_for(10_000_000, 10) == s.max_expansion_search
+    assert s.ef_for(50_000, 4096) == 4096  # never fewer candidates than asked for

@@ -40,7 +40,14 @@ class IndexSettings:
     dtype: str = "f16"  # stored vector precision in the graph; exact re-scoring uses float32
     connectivity: int = 16
     expansion_add: int = 128
-    expansion_search: int = 128
+    expansion_search: int = 128  # up to ``ef_base_size`` vectors; then grows with the size, see ``ef_for``
+    ef_base_size: int = 100_000
+    max_expansion_search: int = 512  # at 1M: ef 512 gives recall 0.978 in 3.5 ms, ef 1024 0.980 in 10 ms
+
+    def ef_for(self, size: int, k: int) -> int:
+        """Search breadth for a graph of ``size`` vectors: recall falls as graphs grow at a fixed breadth."""
+        grown = self.expansion_search * max(1.0, size / self.ef_base_size)
+        return max(k, min(int(grown), self.max_expansion_search))
 
 
 class FlatIndex:
@@ -162,7 +169,11 @@ class HnswIndex:
 
     def add(self, keys: Keys, vecs: Matrix) -> None:
         if len(keys):
-            self._index.add(keys.astype(np.uint64), vecs, threads=0)
+            # Concurrent inserts into a small graph leave it measurably worse connected (a 300-vector graph
+            # missed true neighbours at ef 128 in 2-5 % of searches; none with one thread), so use all cores
+            # only for large batches into large graphs (bulk builds), where they pay.
+            parallel = len(keys) >= 1000 and len(self._index) + len(keys) >= 50_000
+            self._index.add(keys.astype(np.uint64), vecs, threads=0 if parallel else 1)
 
     def remove(self, keys: Iterable[int]) -> int:
         present = np.asarray([int(k) for k in keys if int(k) in self._index], np.int64)
@@ -186,6 +197,9 @@ class HnswIndex:
         if n == 0 or k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         k = min(k, n)
+        ef = self.settings.ef_for(n, k)
+        if self._index.expansion_search != ef:
+            self._index.expansion_search = ef
         matches = self._index.search(query, k, threads=1)
         keys = np.asarray(matches.keys, dtype=np.int64)
         scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
