@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +125,27 @@ def _face_detail(face: Face, image: Any) -> dict[str, Any]:
     return face_detail(face, image)
 
 
+def _detected_frames(
+    reader: VideoReader,
+    engine: FaceEngine,
+    stats: VideoStats,
+    fps: float,
+    progress: Progress | None,
+    should_stop: StopFlag | None,
+) -> Iterator[tuple[int, Any, list[Face]]]:
+    """(timestamp ms, image, faces) for each sampled frame, counting detection costs in ``stats``."""
+    for frame in reader.frames(fps, should_stop=should_stop):
+        image = _frame_image(frame.pixels)
+        t0 = time.perf_counter()
+        faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
+        stats.detect_seconds += time.perf_counter() - t0
+        stats.frames_sampled += 1
+        stats.faces_detected += len(faces)
+        yield frame.timestamp_ms, image, faces
+        if progress is not None:
+            progress(reader.progress)
+
+
 def detect_video(
     path: Path,
     engine: FaceEngine,
@@ -138,18 +159,8 @@ def detect_video(
     started = time.perf_counter()
     faces_out: list[dict[str, Any]] = []
     with VideoReader(path) as reader:
-        for frame in reader.frames(fps, should_stop=should_stop):
-            image = _frame_image(frame.pixels)
-            t0 = time.perf_counter()
-            faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
-            stats.detect_seconds += time.perf_counter() - t0
-            stats.frames_sampled += 1
-            stats.faces_detected += len(faces)
-            for face in faces:
-                detail = _face_detail(face, image)
-                faces_out.append({"Timestamp": frame.timestamp_ms, "Face": detail})
-            if progress is not None:
-                progress(reader.progress)
+        for timestamp, image, faces in _detected_frames(reader, engine, stats, fps, progress, should_stop):
+            faces_out.extend({"Timestamp": timestamp, "Face": _face_detail(face, image)} for face in faces)
         metadata = reader.metadata
     stats.seconds = time.perf_counter() - started
     return metadata, faces_out, stats
@@ -170,16 +181,10 @@ def track_video(
     details: dict[int, dict[str, Any]] = {}
     started = time.perf_counter()
     with VideoReader(path) as reader:
-        for frame in reader.frames(fps, should_stop=should_stop):
-            image = _frame_image(frame.pixels)
-            t0 = time.perf_counter()
-            faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
-            stats.detect_seconds += time.perf_counter() - t0
-            stats.frames_sampled += 1
-            stats.faces_detected += len(faces)
+        for timestamp, image, faces in _detected_frames(reader, engine, stats, fps, progress, should_stop):
             for face in faces:
                 details[id(face)] = _face_detail(face, image)
-            requests = tracker.update(frame.timestamp_ms, faces)
+            requests = tracker.update(timestamp, faces)
             if requests:
                 t0 = time.perf_counter()
                 vectors = engine.embed(image, [r.face for r in requests])
@@ -187,8 +192,6 @@ def track_video(
                 stats.embeddings += len(requests)
                 for request, vector in zip(requests, vectors, strict=True):
                     tracker.add_embedding(request, vector)
-            if progress is not None:
-                progress(reader.progress)
         metadata = reader.metadata
     tracks = tracker.finish()
     stats.tracks = len(tracks)
