@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regard.store.base import Store
+
+if TYPE_CHECKING:
+    from regard.store.embedded.keys import KeyStore
 
 
 def open_store(data_dir: Path) -> Store:
@@ -14,4 +18,11 @@ def open_store(data_dir: Path) -> Store:
     return EmbeddedStore(Path(data_dir))
 
 
-__all__ = ["Store", "open_store"]
+def open_key_store(data_dir: Path) -> KeyStore:
+    """Only the access keys of ``data_dir``: usable while a server holds the folder (see embedded.keys)."""
+    from regard.store.embedded.keys import KeyStore
+
+    return KeyStore(Path(data_dir))
+
+
+__all__ = ["Store", "open_key_store", "open_store"]

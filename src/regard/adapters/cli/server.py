@@ -23,15 +23,14 @@ def _private_folder(data_dir: Path) -> None:
 
 @contextlib.contextmanager
 def _store(data_dir: Path) -> Iterator[Any]:
-    from regard.store import open_store  # type: ignore[attr-defined]
+    """The access keys of ``data_dir``, even while a server runs on it (it reads keys on every request)."""
+    from regard.store import open_key_store
 
     _private_folder(data_dir)
     try:
-        store = open_store(data_dir)
-    except RuntimeError as error:  # the data folder is held by a running server
-        raise click.ClickException(
-            f"{error}. Stop the server first; keys are read on every request."
-        ) from None
+        store = open_key_store(data_dir)
+    except RuntimeError as error:  # a new folder whose layout is being made by another process
+        raise click.ClickException(str(error)) from None
     try:
         yield store
     finally:

@@ -30,6 +30,7 @@ from regard.errors import (
 )
 from regard.store.base import Vector
 from regard.store.embedded import audit as chain
+from regard.store.embedded import keys as access_keys
 from regard.store.embedded import rows, schema
 from regard.store.records import (
     AccessKeyRecord,
@@ -488,41 +489,18 @@ class EmbeddedStore:
     # --- access keys -----------------------------------------------------------------------------
     def create_key(self, record: AccessKeyRecord) -> None:
         with self._wlock, self._write(None) as c:
-            try:
-                c.execute(
-                    f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        record.access_key_id,
-                        record.secret_access_key,
-                        record.scope,
-                        record.name,
-                        record.created_at,
-                        record.revoked_at,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise ResourceAlreadyExistsException(f"Access key {record.access_key_id} exists") from None
+            access_keys.insert(c, record)
 
     def get_key(self, access_key_id: str) -> AccessKeyRecord | None:
-        row = self._one(
-            f"SELECT {rows.KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?", (access_key_id,)
-        )
-        return rows.key(row) if row else None
+        return access_keys.select(self._reader(), access_key_id)
 
     def list_keys(self) -> list[AccessKeyRecord]:
-        return [
-            rows.key(r)
-            for r in self._all(f"SELECT {rows.KEY_COLUMNS} FROM access_keys ORDER BY access_key_id", ())
-        ]
+        return access_keys.select_all(self._reader())
 
     def revoke_key(self, access_key_id: str, when: float) -> bool:
         """True when an active key was revoked now; False for an unknown or already revoked key."""
         with self._wlock, self._write(None) as c:
-            cur = c.execute(
-                "UPDATE access_keys SET revoked_at = ? WHERE access_key_id = ? AND revoked_at IS NULL",
-                (when, access_key_id),
-            )
-            return cur.rowcount > 0
+            return access_keys.revoke(c, access_key_id, when)
 
     # --- video jobs ------------------------------------------------------------------------------
     def create_job(self, record: JobRecord, *, audit: AuditEntry | None = None) -> None:
