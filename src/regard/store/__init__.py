@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regard.store.base import Store
+from regard.store.base import DataDirInUseError, Store
 
 if TYPE_CHECKING:
     from regard.store.embedded.keys import KeyStore
@@ -25,4 +25,4 @@ def open_key_store(data_dir: Path) -> KeyStore:
     return KeyStore(Path(data_dir))
 
 
-__all__ = ["Store", "open_key_store", "open_store"]
+__all__ = ["DataDirInUseError", "Store", "open_key_store", "open_store"]

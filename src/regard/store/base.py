@@ -29,6 +29,10 @@ from regard.store.records import (
 Vector = NDArray[np.float32]
 
 
+class DataDirInUseError(RuntimeError):
+    """Another store (in this or another process) has the data folder open; two would diverge."""
+
+
 class Store(Protocol):
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None: ...

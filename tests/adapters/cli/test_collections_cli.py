@@ -110,3 +110,13 @@ def test_faces_indexed_with_an_expiry_are_swept(tmp_path: Path) -> None:
     assert json.loads(out)["FaceCount"] == 0
     code, out = run("audit", "list", "--collection", "short", "--json", "--data", data)
     assert "RetentionSweep" in [r["Operation"] for r in json.loads(out)]
+
+
+def test_a_data_folder_held_by_another_process_is_reported_not_crashed(tmp_path: Path, engine) -> None:
+    from regard.service.app import Regard
+
+    data = tmp_path / "data"
+    with Regard.open(data, engine=engine):  # as a running server would hold it
+        code, out = run("audit", "verify", "--data", str(data))
+    assert code == 1
+    assert "open in another Regard store" in out and "Traceback" not in out

@@ -30,10 +30,15 @@ def open_regard(data_dir: Path) -> Iterator[Any]:
 
 @contextmanager
 def reported_errors() -> Iterator[None]:
+    from regard.store import DataDirInUseError
+
     try:
         yield
     except RegardError as error:
         click.echo(f"Error: {error.code}: {error.message}", err=True)
+        sys.exit(1)
+    except DataDirInUseError as error:
+        click.echo(f"Error: {error}. Stop it first, or use the server's operations.", err=True)
         sys.exit(1)
 
 

@@ -28,7 +28,7 @@ from regard.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from regard.store.base import Vector
+from regard.store.base import DataDirInUseError, Vector
 from regard.store.embedded import audit as chain
 from regard.store.embedded import keys as access_keys
 from regard.store.embedded import rows, schema
@@ -52,10 +52,6 @@ LOCK_NAME = "lock"
 INDEX_DIR = "index"
 _PAGE = 1000
 _LIST = "(SELECT value FROM json_each(?))"  # a whole list bound as one JSON parameter
-
-
-class DataDirInUseError(RuntimeError):
-    """Another store (in this or another process) has the data directory open; two would diverge."""
 
 
 class EmbeddedStore:
