@@ -38,3 +38,16 @@ def test_compare_faces_on_bytes(api, data_file) -> None:
 def test_bad_bytes_raise_the_rekognition_error(api) -> None:
     with pytest.raises(InvalidImageFormatException):
         api.detect_faces(b"GIF89a")
+
+
+def test_compare_faces_gives_each_match_an_estimated_false_match_rate(api, data_file) -> None:
+    body = api.compare_faces(
+        data_file("vision/obama.jpg").read_bytes(),
+        data_file("vision/biden.jpg").read_bytes(),
+        similarity_threshold=0,
+    )
+    match = body["FaceMatches"][0]
+    assert match["Similarity"] < 80
+    # A low similarity between two different people is common among different people: a high rate.
+    assert match["EstimatedFalseMatchRate"] > 0.01
+    assert match["EstimatedFalseMatchRate"] <= match["FalseMatchRateUpperBound"] <= 1

@@ -11,6 +11,7 @@ Models load on first use. Errors are the Rekognition-named exceptions of ``regar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from regard.service import faces
@@ -24,8 +25,11 @@ class Engine:
     buffalo_s).
     """
 
-    def __init__(self, pack: str | None = None, *, engine: FaceEngine | None = None) -> None:
+    def __init__(
+        self, pack: str | None = None, *, engine: FaceEngine | None = None, data_dir: Path | None = None
+    ) -> None:
         self.engine = engine if engine is not None else FaceEngine(load_pack(pack))
+        self.data_dir = data_dir  # where a calibration of the user's own lives (``regard calibrate``)
 
     def detect_faces(
         self,
@@ -50,12 +54,16 @@ class Engine:
         quality_filter: str = "NONE",
     ) -> dict[str, Any]:
         """The CompareFaces body: the source's largest face against the target's faces (80 = low false
-        matches).
+        matches). Each match also carries ``EstimatedFalseMatchRate`` and its upper bound when the pack
+        has a calibration table.
         """
-        return faces.compare_faces(
+        from regard.evaluation.calibration import annotate_matches, load_calibration
+
+        body = faces.compare_faces(
             self.engine,
             decode_image(source),
             decode_image(target),
             similarity_threshold=similarity_threshold,
             quality_filter=quality_filter,
         )
+        return annotate_matches(body, load_calibration(self.data_dir, self.engine.model_version))

@@ -20,8 +20,6 @@ from regard.service.context import RequestContext
 if TYPE_CHECKING:
     from regard.vision.engine import FaceEngine
 
-_MATCH_LISTS = ("FaceMatches", "UserMatches")
-
 
 def _operation_names() -> dict[str, str]:
     from regard.service.app import HANDLERS
@@ -78,17 +76,9 @@ class Client:
 
 
 def annotate_false_match_rates(regard: Regard, response: dict[str, Any]) -> dict[str, Any]:
-    """Add ``EstimatedFalseMatchRate`` and ``FalseMatchRateUpperBound`` to each match, when calibrated."""
-    if not any(response.get(key) for key in _MATCH_LISTS):
+    """Add each match's estimated false-match rate, from the data folder's calibration or the built-in one."""
+    if not any(response.get(key) for key in ("FaceMatches", "UserMatches")):
         return response
-    from regard.evaluation.calibration import load_calibration
+    from regard.evaluation.calibration import annotate_matches, load_calibration
 
-    calibration = load_calibration(regard.data_dir, regard.engine.model_version)
-    if calibration is None:
-        return response
-    for key in _MATCH_LISTS:
-        for match in response.get(key) or []:
-            estimate, upper = calibration.false_match_rate(match["Similarity"])
-            match["EstimatedFalseMatchRate"] = estimate
-            match["FalseMatchRateUpperBound"] = upper
-    return response
+    return annotate_matches(response, load_calibration(regard.data_dir, regard.engine.model_version))

@@ -293,3 +293,21 @@ def format_fmr(estimate: float, upper: float) -> str:
         return f"1 in {math.ceil(1 / x):,}"
 
     return f"{pct(estimate)} (at most {pct(upper)})"
+
+
+MATCH_LISTS = ("FaceMatches", "UserMatches")
+
+
+def annotate_matches(response: dict[str, Any], calibration: Calibration | None) -> dict[str, Any]:
+    """Add ``EstimatedFalseMatchRate`` and ``FalseMatchRateUpperBound`` to every match of a response.
+
+    For the Python API and the CLI only: the AWS wire format stays exactly Rekognition's.
+    """
+    if calibration is None:
+        return response
+    for key in MATCH_LISTS:
+        for match in response.get(key) or []:
+            estimate, upper = calibration.false_match_rate(match["Similarity"])
+            match["EstimatedFalseMatchRate"] = estimate
+            match["FalseMatchRateUpperBound"] = upper
+    return response

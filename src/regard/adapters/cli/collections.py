@@ -279,9 +279,11 @@ def _print_matches(response: dict[str, Any], by_user: bool) -> None:
         console.print("No match at this threshold.")
         return
     table = Table("similarity", "est. false-match rate", "user" if by_user else "face", "external image id")
+    from regard.evaluation.calibration import format_fmr
+
     for match in matches:
         fmr = match.get("EstimatedFalseMatchRate")
-        fmr_text = "" if fmr is None else f"{fmr:.1e}"
+        fmr_text = "not calibrated" if fmr is None else format_fmr(fmr, match["FalseMatchRateUpperBound"])
         if by_user:
             table.add_row(f"{match['Similarity']:.2f}", fmr_text, match["User"]["UserId"], "")
         else:

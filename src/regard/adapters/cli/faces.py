@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from regard.adapters.cli.options import data_option
 from regard.errors import RegardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,16 +155,25 @@ def detect_command(image: Path, as_json: bool, draw: Path | None, max_faces: int
     show_default=True,
     help="SimilarityThreshold, 0-100 (80: low false-match rate, see docs/similarity.md).",
 )
+@data_option
 @_rekognition_errors
-def compare_command(source: Path, target: Path, as_json: bool, threshold: float) -> None:
-    """Compare the largest face in SOURCE with the faces in TARGET."""
+def compare_command(source: Path, target: Path, as_json: bool, threshold: float, data_dir: Path) -> None:
+    """Compare the largest face in SOURCE with the faces in TARGET.
+
+    The table gives each match's estimated false-match rate, from your own calibration (``regard
+    calibrate``, kept under --data) or the one shipped for the model pack; --json prints exactly the
+    CompareFaces response body.
+    """
+    from regard.evaluation.calibration import annotate_matches, load_calibration
     from regard.service.faces import compare_faces
     from regard.vision.engine import FaceEngine
 
-    body = compare_faces(FaceEngine(), _read(source), _read(target), similarity_threshold=threshold)
+    engine = FaceEngine()
+    body = compare_faces(engine, _read(source), _read(target), similarity_threshold=threshold)
     if as_json:
         click.echo(json.dumps(body))
         return
+    annotate_matches(body, load_calibration(data_dir, engine.model_version))
     from rich.console import Console
     from rich.table import Table
 
@@ -174,12 +184,13 @@ def compare_command(source: Path, target: Path, as_json: bool, threshold: float)
         "width",
         "height",
         "similarity",
+        "est. false-match rate",
         "match",
         title=f"{source.name} vs {target.name} (threshold {threshold:g})",
     )
-    rows = [(m["Face"], m["Similarity"], "yes") for m in body["FaceMatches"]]
-    rows += [(face, None, "no") for face in body["UnmatchedFaces"]]
-    for i, (face, similarity, matched) in enumerate(rows):
+    rows = [(m["Face"], m["Similarity"], _fmr(m), "yes") for m in body["FaceMatches"]]
+    rows += [(face, None, "", "no") for face in body["UnmatchedFaces"]]
+    for i, (face, similarity, fmr, matched) in enumerate(rows):
         box = face["BoundingBox"]
         table.add_row(
             str(i),
@@ -188,9 +199,18 @@ def compare_command(source: Path, target: Path, as_json: bool, threshold: float)
             f"{box['Width']:.3f}",
             f"{box['Height']:.3f}",
             "-" if similarity is None else f"{similarity:.1f}",
+            fmr,
             matched,
         )
     Console().print(table)
+
+
+def _fmr(match: dict[str, Any]) -> str:
+    if "EstimatedFalseMatchRate" not in match:
+        return "not calibrated"
+    from regard.evaluation.calibration import format_fmr
+
+    return format_fmr(match["EstimatedFalseMatchRate"], match["FalseMatchRateUpperBound"])
 
 
 def _draw(decoded: Any, faces: list[Any], out: Path) -> None:
