@@ -271,3 +271,19 @@ def test_data_survives_a_restart(tmp_path: Path, engine) -> None:
         probe = gallery("johns")["John_Salley"][-1]
         response = second.invoke("SearchFacesByImage", {"CollectionId": "johns", "Image": image(probe)})
         assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "John_Salley"
+
+
+def test_list_collections_pages_through_ids_too_long_for_a_token(regard: Regard) -> None:
+    names = sorted(f"{i}-" + "x" * 250 for i in range(3))  # 252 characters: a token cannot carry them
+    for name in names:
+        regard.invoke("CreateCollection", {"CollectionId": name})
+    seen: list[str] = []
+    params: dict = {"MaxResults": 1}
+    while True:
+        response = regard.invoke("ListCollections", params)
+        seen.extend(response["CollectionIds"])
+        if "NextToken" not in response:
+            break
+        assert len(response["NextToken"]) <= 255
+        params = {"MaxResults": 1, "NextToken": response["NextToken"]}
+    assert seen == names
