@@ -163,17 +163,7 @@ def detection_command(
     figures, curve = detection.report(results, iou)
     out = out_dir or Path("regard-evaluation") / "peer-detection"
     result = {"command": "bench/accuracy_peer.py detection", "model_version": _peer_version(), **figures}
-    result["plots"] = {
-        "precision_recall": str(
-            plots.pr_plot(
-                curve["recall"],
-                curve["precision"],
-                curve["ap"],
-                out / "precision_recall.png",
-                f"face_recognition HOG: {annotations.name}",
-            )
-        )
-    }
+    result["plots"] = plots.detection_plots(curve, out, f"face_recognition HOG: {annotations.name}")
     _emit(result, as_json)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -114,3 +115,9 @@ def pr_plot(
     ax.set_title(f"{title}  (AP {ap:.3f}, IoU 0.5)")
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
+
+
+def detection_plots(curve: dict[str, Any], out: Path, title: str) -> dict[str, str]:
+    """The plots of a detection report (``detection.report``'s curve), written under ``out``: name -> path."""
+    path = pr_plot(curve["recall"], curve["precision"], curve["ap"], out / "precision_recall.png", title)
+    return {"precision_recall": str(path)}

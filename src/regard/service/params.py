@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from regard.errors import InvalidParameterException
+from regard.service.faces import QUALITY_FILTERS
 
 COLLECTION_ID = re.compile(r"[a-zA-Z0-9_.\-]+")
 EXTERNAL_IMAGE_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
 USER_ID = re.compile(r"[a-zA-Z0-9_.\-:]+")
 FACE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CLIENT_REQUEST_TOKEN = re.compile(r"[a-zA-Z0-9\-_]+")
-QUALITY_FILTERS = ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH")
 
 
 def string(

@@ -300,17 +300,7 @@ def detection_command(
         "annotations": str(annotations),
         **figures,
     }
-    result["plots"] = {
-        "precision_recall": str(
-            plots.pr_plot(
-                curve["recall"],
-                curve["precision"],
-                curve["ap"],
-                out / "precision_recall.png",
-                annotations.name,
-            )
-        )
-    }
+    result["plots"] = plots.detection_plots(curve, out, annotations.name)
     if misses_dir is not None:
         result["misses_images"] = [str(p) for p in detection.draw_misses(results, misses_dir)]
     if as_json:
