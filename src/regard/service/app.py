@@ -22,6 +22,7 @@ from regard.service import analysis, audit_log, collections, indexing, searching
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
+from regard.service.purpose import check_purpose
 from regard.service.scopes import check_scope
 from regard.store import open_store
 from regard.store.base import Store
@@ -138,6 +139,7 @@ class Regard:
         request = dict(params)
         try:
             check_scope(ctx.scope, operation)
+            check_purpose(self.store, operation, request, ctx)
             return handler(self, request, ctx)
         except RegardError as error:
             self._audit_failure(operation, request, ctx, error)
