@@ -80,6 +80,55 @@ def audit_verify(data_dir: Path) -> None:
     sys.exit(1)
 
 
+@audit.command("subject")
+@click.option("--collection", "collection_id", required=True, help="The person's collection.")
+@click.option("--user", "user_id", help="The person as a user ID.")
+@click.option("--face-id", "face_id", help="The person as one face ID.")
+@click.option("--external-id", "external_image_id", help="The person as their ExternalImageId.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ListSubjectAuditRecords response body.")
+@data_option
+def audit_subject(
+    collection_id: str,
+    user_id: str | None,
+    face_id: str | None,
+    external_image_id: str | None,
+    as_json: bool,
+    data_dir: Path,
+) -> None:
+    """A person's access report: every search that returned their faces, and every change to them.
+
+    Faces erased since are included (the audit history still names them). The report is audited too.
+    """
+    named = {"UserId": user_id, "FaceId": face_id, "ExternalImageId": external_image_id}
+    params: dict[str, Any] = {k: v for k, v in named.items() if v is not None}
+    if len(params) != 1:
+        raise click.UsageError("Give exactly one of --user, --face-id or --external-id.")
+    params.update(CollectionId=collection_id, MaxResults=10_000)
+    with open_regard(data_dir) as regard:
+        response = regard.invoke("ListSubjectAuditRecords", params, cli_context())
+    if as_json:
+        print_json(response)
+        return
+    console.print(
+        f"{len(response['FaceIds'])} face(s) of this person in {collection_id} (held now or erased), "
+        f"{len(response['Records'])} record(s):"
+    )
+    table = Table("seq", "time (UTC)", "operation", "role", "key", "similarity", "probe sha256", "purpose")
+    for item in response["Records"]:
+        similarity = item.get("Similarity")
+        table.add_row(
+            str(item["Sequence"]),
+            item["Time"][:19],
+            item["Operation"],
+            item["Role"],
+            item.get("AccessKeyId") or item.get("Client") or "-",
+            "-" if similarity is None else f"{similarity:.1f}",
+            (item.get("ProbeSha256") or "-")[:16],
+            item.get("Purpose") or "-",
+        )
+    console.print(table)
+
+
 @click.group("retention")
 def retention() -> None:
     """Erase faces whose retention period has passed."""
