@@ -210,6 +210,15 @@ class Regard:
         worker.start()
         self._workers.append(worker)
 
+    def start_audit_anchoring(self, key: Any, target: str, *, interval: float) -> None:
+        """Publish a signed anchor of the audit head to ``target`` every ``interval`` s (server only)."""
+        from regard.service.audit_anchor import AnchorWorker
+
+        worker = AnchorWorker(self.store, key, target, interval, data_dir=self.data_dir)
+        worker.anchor_once()  # a bad target shows in the log at start, not an hour later
+        worker.start()
+        self._workers.append(worker)
+
     def close(self) -> None:
         for worker in self._workers:
             worker.stop()
