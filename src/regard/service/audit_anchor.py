@@ -194,7 +194,7 @@ def verify_anchors(store: Store, lines: Iterable[str], public_key: Ed25519Public
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        anchor = _trusted(line, number, public_key)
+        anchor = trusted_anchor(line, number, public_key)
         if isinstance(anchor, AnchorVerdict):
             return AnchorVerdict(False, checked, anchor.reason, number, forged=True)
         seq, wanted = anchor["seq"], anchor["hash"]
@@ -224,7 +224,7 @@ def verify_anchors(store: Store, lines: Iterable[str], public_key: Ed25519Public
     return AnchorVerdict(True, checked)
 
 
-def _trusted(line: str, number: int, public_key: Ed25519PublicKey) -> dict[str, Any] | AnchorVerdict:
+def trusted_anchor(line: str, number: int, public_key: Ed25519PublicKey) -> dict[str, Any] | AnchorVerdict:
     """The anchor on ``line`` if its signature holds under ``public_key``; otherwise why it is refused."""
     refused = f"anchor on line {number} is REFUSED"
     try:
