@@ -215,8 +215,7 @@ class Regard:
         from regard.service.audit_anchor import AnchorWorker
 
         worker = AnchorWorker(self.store, key, target, interval, data_dir=self.data_dir)
-        worker.anchor_once()  # a bad target shows in the log at start, not an hour later
-        worker.start()
+        worker.start()  # anchors at once: a bad target shows in the log at start, not an hour later
         self._workers.append(worker)
 
     def close(self) -> None:

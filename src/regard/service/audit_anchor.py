@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 import urllib.request
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from regard.service.periodic import PeriodicWorker
 from regard.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -247,42 +247,29 @@ def trusted_anchor(line: str, number: int, public_key: Ed25519PublicKey) -> dict
 
 
 # --- the server's periodic anchoring --------------------------------------------------------------------
-class AnchorWorker:
-    """Publishes a signed anchor every ``interval`` seconds while the log has grown (server only)."""
+class AnchorWorker(PeriodicWorker):
+    """Publishes a signed anchor at start, every ``interval`` seconds while the log has grown, and at stop."""
 
     def __init__(
         self, store: Store, key: Ed25519PrivateKey, target: str, interval: float, *, data_dir: Path | None
     ) -> None:
         self._store, self._key, self._target, self._data_dir = store, key, target, data_dir
-        self._interval = interval
         self._last_seq = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="regard-audit-anchor", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("audit-anchor", interval, self.anchor_once, join_timeout=WEBHOOK_TIMEOUT + 5)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=WEBHOOK_TIMEOUT + 5)
+        super().stop()
         self.anchor_once()  # the head at shutdown is anchored too
 
-    def anchor_once(self) -> bool:
-        """Anchor the head if it moved since the last anchor; False when nothing was (or could be) sent."""
+    def anchor_once(self) -> None:
+        """Anchor the head if it moved since the last anchor; a failure is logged and retried later."""
         try:
             seq, _ = self._store.audit_head()
             if seq == 0 or seq == self._last_seq:
-                return False
+                return
             anchor = make_anchor(self._store, self._key, now=time.time())
             publish(anchor, self._target, data_dir=self._data_dir)
             self._last_seq = seq
             log.info("audit anchored at record %d", seq)
-            return True
         except Exception:
             log.exception("audit anchoring failed; it is retried at the next interval")
-            return False
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.anchor_once()

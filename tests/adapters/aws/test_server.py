@@ -65,8 +65,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 CALLED: set[str] = set()  # operations sent through boto3 in this module, successful or not
 
 
-def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
-    client = boto3.client(
+def _client(
+    server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, purpose: str | None = None
+) -> Any:
+    """A boto3 client of its own session (so AWS_DATA_PATH, when set, adds Regard's operations); with
+    ``purpose``, every request carries X-Regard-Purpose, added before signing as users are told to."""
+    client = boto3.session.Session().client(
         "rekognition",
         endpoint_url=server.url,
         region_name="us-east-1",
@@ -75,6 +79,12 @@ def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
     client.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
+    if purpose is not None:
+
+        def add_purpose(request: Any, **_: Any) -> None:
+            request.headers["X-Regard-Purpose"] = purpose
+
+        client.meta.events.register("before-sign.rekognition.*", add_purpose)
     return client
 
 
@@ -348,16 +358,9 @@ def test_audit_log_over_the_wire_for_admin_keys_only(
     monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
 
     def client(key_id: str, secret: str) -> Any:  # a new session reads AWS_DATA_PATH
-        return boto3.session.Session().client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-        )
+        return _client(server, key_id, secret)
 
     admin = client(BOOT_KEY_ID, BOOT_SECRET)
-    admin.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
     name = _collection(rek, "audited")
     rek.describe_collection(CollectionId=name)
     records = admin.list_audit_records(CollectionId=name)["Records"]
@@ -383,22 +386,7 @@ def test_purpose_header_probe_hash_and_subject_report(
     monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
 
     def client(key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, purpose: str | None = None) -> Any:
-        made = boto3.session.Session().client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            config=Config(retries={"mode": "standard", "max_attempts": 1}),
-        )
-        made.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
-        if purpose is not None:
-
-            def add_purpose(request: Any, **_: Any) -> None:
-                request.headers["X-Regard-Purpose"] = purpose
-
-            made.meta.events.register("before-sign.rekognition.*", add_purpose)
-        return made
+        return _client(server, key_id, secret, purpose)
 
     admin = client()
     name = f"bound-{uuid.uuid4().hex[:8]}"
@@ -463,13 +451,7 @@ def test_server_publishes_signed_anchors_of_the_audit_head(server: ServerProcess
         from regard.adapters.aws.model import EXTRAS_PATH
 
         patch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
-        admin = boto3.session.Session().client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=BOOT_KEY_ID,
-            aws_secret_access_key=BOOT_SECRET,
-        )
+        admin = _client(server)
         for anchor in anchors:
             (record,) = admin.list_audit_records(AfterSequence=anchor["seq"] - 1, MaxResults=1)["Records"]
             assert (record["Sequence"], record["Hash"]) == (anchor["seq"], anchor["hash"])
