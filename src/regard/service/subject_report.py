@@ -8,8 +8,8 @@ when, which key, which operation, the probe's hash, the stated purpose and the s
 
 The log is read a collection at a time in seq order through ``Store.list_audit`` (the store filters by
 collection); a full pass is linear in the collection's records: 20,000 records took 1.4 s on a 2-core
-machine under heavy load, fine at the sizes an audit log reaches here. Records that say only how many faces came back (ListFaces) cannot
-name a person and are not reported.
+machine under heavy load, fine at the sizes an audit log reaches here. Records that say only how many faces
+came back (ListFaces) cannot name a person and are not reported.
 """
 
 from __future__ import annotations

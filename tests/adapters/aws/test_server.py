@@ -559,7 +559,7 @@ def test_keys_list_shows_no_secrets(tmp_path: Path) -> None:
 # --- the AWS CLI ---------------------------------------------------------------------------------------
 
 
-def _aws(server: ServerProcess, *args: str) -> Any:
+def _aws(server: ServerProcess, *args: str, **extra_env: str) -> Any:
     import json
     import subprocess
     import sys
@@ -573,6 +573,7 @@ def _aws(server: ServerProcess, *args: str) -> Any:
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_MAX_ATTEMPTS="1",
     )
+    env.update(extra_env)
     aws = [sys.executable, "-m", "awscli"]
     done = subprocess.run(
         [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
@@ -613,6 +614,30 @@ def test_aws_cli(server: ServerProcess, rek: Any) -> None:
     assert out["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama"
     code, out, err = _aws(server, "describe-collection", "--collection-id", "nope-" + name)
     assert code != 0 and "ResourceNotFoundException" in err
+
+
+def test_aws_cli_sends_a_signed_purpose_through_the_plugin(server: ServerProcess, tmp_path: Path) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[plugins]\nregard_purpose = regard.adapters.aws.cli_plugin\n")
+    name = f"cli-bound-{uuid.uuid4().hex[:8]}"
+    tags = ("--tags", "regard:require-purpose=true")
+    code, _, err = _aws(server, "create-collection", "--collection-id", name, *tags)
+    assert code == 0, err
+    probe = tmp_path / "probe.jpg"
+    probe.write_bytes(OBAMA_SMALL)
+    search = ("search-faces-by-image", "--collection-id", name, "--image-bytes", f"fileb://{probe}")
+    code, _, err = _aws(server, *search, AWS_CONFIG_FILE=str(config))
+    assert code != 0 and "AccessDeniedException" in err and "requires a stated purpose" in err
+    purpose = "réf. 2026/17 – 100% checked"
+    code, out, err = _aws(server, *search, AWS_CONFIG_FILE=str(config), REGARD_PURPOSE=purpose)
+    assert code == 0, err
+    assert out["FaceMatches"] == []  # an empty collection: the search ran, with its purpose
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+        records = _client(server).list_audit_records(CollectionId=name)["Records"]
+    assert json.loads(records[-1]["Details"])["purpose"] == purpose
 
 
 def test_every_offered_operation_is_exercised() -> None:
