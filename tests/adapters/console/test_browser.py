@@ -95,7 +95,9 @@ def test_compare_same_person(signed_in: Callable[[str], Console]) -> None:
     expect(page.locator("#compare-headline")).to_have_text("No match")
 
 
-def test_collection_create_browse_search_delete(signed_in: Callable[[str], Console]) -> None:
+def test_collection_create_browse_search_delete(
+    signed_in: Callable[[str], Console], server: ServerProcess
+) -> None:
     console = signed_in("admin")
     page = console.page
     name = f"console-{uuid.uuid4().hex[:8]}"
@@ -140,6 +142,9 @@ def test_collection_create_browse_search_delete(signed_in: Callable[[str], Conso
     page.get_by_role("button", name=f"Delete collection {name}").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete collection").click()
     expect(page.get_by_role("button", name=f"Open {name}")).to_have_count(0)
+    # Neither the service nor the console kept the photos that went through it.
+    images = [p for p in server.data_dir.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+    assert images == []
 
 
 def test_audit_page(signed_in: Callable[[str], Console]) -> None:
