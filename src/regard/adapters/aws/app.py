@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from regard.adapters.aws import protocol, sigv4
 from regard.adapters.aws.errors import RequestEntityTooLargeException, UnrecognizedClientException
@@ -237,9 +237,13 @@ def create_app(
             endpoint.models.shutdown()
             endpoint.auth.shutdown()
 
+    from regard.adapters.console.app import create_console, redirect_to_console
+
     routes = [
         Route("/", endpoint.handle, methods=["POST"]),
         Route("/health", endpoint.health, methods=["GET"]),
+        Route("/console", redirect_to_console, methods=["GET"]),
+        Mount("/console", app=create_console(endpoint)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.endpoint = endpoint
