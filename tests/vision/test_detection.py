@@ -35,10 +35,14 @@ def test_default_returns_the_100_largest_largest_first(engine, data_file) -> Non
 
 
 def test_close_up_gives_exactly_one_face(engine, data_file) -> None:
-    faces = engine.detect(read_image_file(data_file("vision/yaoming.jpg")))
+    image = read_image_file(data_file("vision/yaoming.jpg"))
+    faces = engine.detect(image)
     assert len(faces) == 1
     face = faces[0]
-    assert face.keypoints.shape == (5, 2) and face.landmarks is not None and face.landmarks.shape == (106, 2)
+    assert face.keypoints.shape == (5, 2) and face.landmarks is None  # the landmark model only on request
+    (with_landmarks,) = engine.detect(image, landmarks=True)
+    assert with_landmarks.landmarks is not None and with_landmarks.landmarks.shape == (106, 2)
+    assert with_landmarks.pose == face.pose and with_landmarks.quality == face.quality
     assert 0.5 <= face.score <= 1.0
 
 
