@@ -21,6 +21,7 @@ from regard.vision.landmarks import LandmarkModel
 from regard.vision.packs import ModelPack, PackFile, load_pack
 from regard.vision.pose import estimate_poses
 from regard.vision.quality import measure_quality
+from regard.vision.rewrites import prelu_as_relu
 from regard.vision.sessions import Lazy, create_session
 
 DEFAULT_MAX_FACES = 100
@@ -139,4 +140,5 @@ class FaceEngine:
         return self._recogniser.get().embed(align_faces(image.pixels, keypoints))
 
     def _session(self, pack_file: PackFile):
-        return create_session(pack_file.read_verified(), name=str(pack_file.path), threads=self._threads)
+        model = prelu_as_relu(pack_file.read_verified())
+        return create_session(model, name=str(pack_file.path), threads=self._threads)
