@@ -101,7 +101,7 @@ def detect_command(image: Path, as_json: bool, draw: Path | None, max_faces: int
     from regard.vision.engine import FaceEngine
 
     decoded = _read(image)
-    faces = FaceEngine().detect(decoded, max_faces=max_faces or None)
+    faces = FaceEngine().detect(decoded, max_faces=max_faces or None, landmarks=True)
     body = {"FaceDetails": [face_detail(face, decoded) for face in faces]}  # the DetectFaces body
     if draw is not None:
         _draw(decoded, faces, draw)
