@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
+import json
 import os
 import shutil
 import time
@@ -20,7 +22,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, run_cli, start_server
 from .signing import now_utc, sign
@@ -363,6 +365,131 @@ def test_audit_log_over_the_wire_for_admin_keys_only(
     search = client(*server.keys["search"])
     with pytest.raises(search.exceptions.AccessDeniedException):
         search.list_audit_records()
+
+
+# --- RecognizeFaces (a Regard operation, learnt by boto3 from the sdk-extras file) -----------------------
+
+KNN = DATA.parent / "galleries" / "knn"
+
+
+def _extras_client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
+    """A boto3 client that knows Regard's operations: the sdk-extras folder on its botocore data path."""
+    import botocore.session
+
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    core = botocore.session.Session()
+    core.get_component("data_loader").search_paths.insert(0, str(EXTRAS_PATH))
+    client = boto3.session.Session(botocore_session=core).client(
+        "rekognition",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
+    client.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
+    return client
+
+
+@pytest.fixture(scope="module")
+def knn_collection(rek: Any) -> tuple[str, dict[str, list[str]]]:
+    """The knn training gallery indexed (one face per image); Biden's faces belong to the user ``joe``."""
+    name = _collection(rek, "knn")
+    ids: dict[str, list[str]] = {}
+    for person in sorted(p for p in (KNN / "train").iterdir() if p.is_dir()):
+        for path in sorted(person.iterdir()):
+            indexed = rek.index_faces(
+                CollectionId=name, Image={"Bytes": path.read_bytes()}, ExternalImageId=person.name, MaxFaces=1
+            )
+            ids.setdefault(person.name, []).append(indexed["FaceRecords"][0]["Face"]["FaceId"])
+    rek.create_user(CollectionId=name, UserId="joe")
+    rek.associate_faces(CollectionId=name, UserId="joe", FaceIds=ids["biden"])
+    return name, ids
+
+
+def test_recognize_faces_names_a_group_photo(server: ServerProcess, knn_collection: Any) -> None:
+    name, ids = knn_collection
+    key_id, secret = server.keys["search"]
+    search = _extras_client(server, key_id, secret)
+    group = (KNN / "test" / "obama_and_biden.jpg").read_bytes()
+    response = search.recognize_faces(CollectionId=name, Image={"Bytes": group}, MaxMatchesPerFace=2)
+    recognized = sorted(response["RecognizedFaces"], key=lambda r: r["Face"]["BoundingBox"]["Left"])
+    assert [r["FaceMatches"][0]["Face"]["ExternalImageId"] for r in recognized] == ["biden", "obama"]
+    biden, obama = recognized
+    assert {m["Face"]["FaceId"] for m in biden["FaceMatches"]} == set(ids["biden"])
+    assert all(m["Face"]["UserId"] == "joe" for m in biden["FaceMatches"])
+    assert {m["Face"]["FaceId"] for m in obama["FaceMatches"]} == set(ids["obama"])
+    assert all("UserId" not in m["Face"] for m in obama["FaceMatches"])
+    assert all(m["Similarity"] >= 80 and "EstimatedFalseMatchRate" not in m for m in obama["FaceMatches"])
+    assert set(obama["Face"]) == {"BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"}
+    assert set(obama["FaceMatches"][0]["Face"]) == {
+        "FaceId",
+        "BoundingBox",
+        "ImageId",
+        "ExternalImageId",
+        "Confidence",
+        "IndexFacesModelVersion",
+    }
+    (stranger,) = response["UnrecognizedFaces"]  # the third, smaller face is nobody in the gallery
+    assert stranger["Reasons"] == ["NO_MATCH"] and stranger["Face"]["Confidence"] > 50
+    assert response["FaceModelVersion"] == search.describe_collection(CollectionId=name)["FaceModelVersion"]
+
+    # The audit record: who asked, which faces were returned, a digest of the photo, never the photo.
+    admin = _extras_client(server)
+    audited = admin.list_audit_records(CollectionId=name)["Records"]
+    record = [r for r in audited if r["Operation"] == "RecognizeFaces"][-1]
+    assert record["AccessKeyId"] == key_id
+    details = json.loads(record["Details"])
+    assert details["probe_sha256"] == hashlib.sha256(group).hexdigest()
+    assert (details["faces"], details["recognized"], details["unrecognized"]) == (3, 2, 1)
+    returned = [m for r in response["RecognizedFaces"] for m in r["FaceMatches"]]
+    assert details["matched_face_ids"] == [m["Face"]["FaceId"] for m in returned]
+    assert [m.get("user_id") for m in details["matches"]] == [m["Face"].get("UserId") for m in returned]
+    assert [m["similarity"] for m in details["matches"]] == [m["Similarity"] for m in returned]
+
+    s3 = search.recognize_faces(
+        CollectionId=name, Image={"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}}
+    )
+    assert [r["FaceMatches"][0]["Face"]["ExternalImageId"] for r in s3["RecognizedFaces"]] == ["obama"]
+    nobody = search.recognize_faces(CollectionId=name, Image={"Bytes": DOGS})
+    assert nobody["RecognizedFaces"] == [] and nobody["UnrecognizedFaces"] == []
+
+
+def test_recognize_faces_errors(server: ServerProcess, knn_collection: Any) -> None:
+    name, _ = knn_collection
+    admin = _extras_client(server)
+    photo = {"Bytes": OBAMA}
+    with pytest.raises(admin.exceptions.ResourceNotFoundException):
+        admin.recognize_faces(CollectionId="no-such-" + name, Image=photo)
+    with pytest.raises(admin.exceptions.InvalidImageFormatException):
+        admin.recognize_faces(CollectionId=name, Image={"Bytes": b"GIF89a not what we take" * 10})
+    with pytest.raises(admin.exceptions.InvalidS3ObjectException):
+        admin.recognize_faces(CollectionId=name, Image={"S3Object": {"Bucket": "photos", "Name": "../x.jpg"}})
+    for bad in ({"FaceMatchThreshold": 100.5}, {"MaxFaces": 101}, {"MaxMatchesPerFace": 101}):
+        with pytest.raises(ClientError) as caught:
+            admin.recognize_faces(CollectionId=name, Image=photo, **bad)
+        assert _code(caught) == "ValidationException", bad
+    with pytest.raises(ParamValidationError):  # boto3 itself refuses what is below a minimum
+        admin.recognize_faces(CollectionId=name, Image=photo, MaxFaces=0)
+    detect = _extras_client(server, *server.keys["detect"])
+    with pytest.raises(detect.exceptions.AccessDeniedException):
+        detect.recognize_faces(CollectionId=name, Image=photo)
+    for body, member in (
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "MaxFaces": 0}, "maxFaces"),
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "QualityFilter": "BEST"}, "qualityFilter"),
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "FaceMatchThreshold": -1}, "faceMatchThreshold"),
+    ):
+        target = "RekognitionService.RecognizeFaces"
+        headers, data = sign(server.url + "/", target, body, BOOT_KEY_ID, BOOT_SECRET)
+        response = httpx.post(server.url + "/", content=data, headers=headers)
+        assert (response.status_code, response.json()["__type"]) == (400, "ValidationException")
+        assert f"at '{member}' failed to satisfy constraint" in response.json()["Message"]
+    audited = admin.list_audit_records(CollectionId=name)["Records"]
+    errors = {json.loads(r["Details"]).get("error") for r in audited if r["Operation"] == "RecognizeFaces"}
+    assert {"InvalidImageFormatException", "InvalidS3ObjectException", "AccessDeniedException"} <= errors
+    (missing,) = admin.list_audit_records(CollectionId="no-such-" + name)["Records"]
+    assert json.loads(missing["Details"])["error"] == "ResourceNotFoundException"
 
 
 # --- authentication and scopes --------------------------------------------------------------------------
