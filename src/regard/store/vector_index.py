@@ -115,12 +115,16 @@ class FlatIndex:
             return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(len(queries))]
         scores = queries @ self._vecs[: self._n].T  # (queries, faces)
         k = min(k, self._n)
-        found = []
-        for row in scores:
-            top = np.argpartition(-row, k - 1)[:k] if k < self._n else np.arange(self._n)
-            top = top[np.argsort(-row[top], kind="stable")]
-            found.append((self._keys[top].copy(), row[top]))
-        return found
+        if k == self._n:
+            top = np.broadcast_to(np.arange(self._n), scores.shape)
+        elif k == 1:  # the common case (the best match of each face): no partition needed
+            top = scores.argmax(axis=1)[:, None]
+        else:
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+        return [(self._keys[row], values) for row, values in zip(top, best, strict=True)]
 
 
 class HnswIndex:
