@@ -348,16 +348,18 @@ class EmbeddedStore:
             f"SELECT fid, {rows.FACE_COLUMNS}, embedding FROM faces WHERE fid IN " + _LIST,
             (json.dumps(keys.tolist()),),
         )
+        if not found:
+            return hits
         position = {r[0]: i for i, r in enumerate(found)}
         records = [rows.face(r[1:-1]) for r in found]
-        scores = np.stack([rows.vector(r[-1], size) for r in found]) @ q.T if found else None
+        scores = np.stack([rows.vector(r[-1], size) for r in found]) @ q.T  # (candidates, queries)
         for column, (row_keys, _) in enumerate(proposed):
             query_hits = []
             for key in row_keys.tolist():
                 at = position.get(key)
                 if at is None or records[at].face_id in skip:
                     continue
-                score = float(scores[at, column])  # type: ignore[index]
+                score = float(scores[at, column])
                 if score >= min_cosine:
                     query_hits.append((records[at], score))
             query_hits.sort(key=lambda h: (-h[1], h[0].face_id))
