@@ -22,10 +22,10 @@ bounded at 10,000 matches; SearchFaces with one face ID lists up to 4096.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from regard.service import params as p
+from regard.service.auditing import probe_details
 from regard.service.common import require_same_model
 from regard.service.context import RequestContext
 from regard.service.faces import MAX_FACES_LIMIT, face_detail, quality_filter_reasons
@@ -80,12 +80,11 @@ def recognize_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext)
             collection_id,
             threshold=threshold,
             quality_filter=level,
-            probe_sha256=hashlib.sha256(data).hexdigest(),
             faces=len(faces),
             recognized=len(recognized),
             unrecognized=len(unrecognized),
             matched_face_ids=list(dict.fromkeys(record.face_id for record, _ in all_matches)),
-            matches=[_audited(record, similarity) for record, similarity in all_matches],
+            **probe_details(data, faces=all_matches),
         )
     )
     return {
@@ -94,9 +93,3 @@ def recognize_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext)
         "FaceModelVersion": collection.face_model_version,
     }
 
-
-def _audited(record: FaceRecord, similarity: float) -> dict[str, Any]:
-    entry: dict[str, Any] = {"face_id": record.face_id, "similarity": round(similarity, 5)}
-    if record.user_id is not None:
-        entry["user_id"] = record.user_id
-    return entry
