@@ -237,3 +237,13 @@ def test_batch_search_reaches_the_index_once(regard: Regard, monkeypatch: pytest
     monkeypatch.setattr(regard.store, "search_faces", refused)
     response = _recognize(regard, GROUP)
     assert calls == [3] and len(response["RecognizedFaces"]) == 2
+
+
+def test_a_purpose_bound_collection_needs_a_stated_purpose(regard: Regard) -> None:
+    regard.invoke("CreateCollection", {"CollectionId": "knn", "Tags": {"regard:require-purpose": "true"}})
+    request = {"CollectionId": "knn", "Image": image(KNN_TEST / "obama1.jpg")}
+    with pytest.raises(AccessDeniedException, match="purpose"):
+        regard.invoke("RecognizeFaces", request, RequestContext(scope="search"))
+    regard.invoke("RecognizeFaces", request, RequestContext(scope="search", purpose="case 42: door camera"))
+    records = _audited(regard, "knn")
+    assert [r.entry.details.get("purpose") for r in records] == [None, "case 42: door camera"]
