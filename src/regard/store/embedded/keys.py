@@ -18,7 +18,7 @@ from regard.store.records import AccessKeyRecord
 def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
     try:
         c.execute(
-            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 record.access_key_id,
                 record.secret_access_key,
@@ -26,6 +26,7 @@ def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
                 record.name,
                 record.created_at,
                 record.revoked_at,
+                record.rate_limit,
             ),
         )
     except sqlite3.IntegrityError:
@@ -51,6 +52,14 @@ def revoke(c: sqlite3.Connection, access_key_id: str, when: float) -> bool:
     cur = c.execute(
         "UPDATE access_keys SET revoked_at = ? WHERE access_key_id = ? AND revoked_at IS NULL",
         (when, access_key_id),
+    )
+    return cur.rowcount > 0
+
+
+def set_rate_limit(c: sqlite3.Connection, access_key_id: str, rate_limit: float | None) -> bool:
+    """True when the key exists (revoked or not) and now has ``rate_limit``."""
+    cur = c.execute(
+        "UPDATE access_keys SET rate_limit = ? WHERE access_key_id = ?", (rate_limit, access_key_id)
     )
     return cur.rowcount > 0
 
@@ -88,6 +97,16 @@ class KeyStore:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             done = revoke(self._conn, access_key_id, when)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return done
+
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            done = set_rate_limit(self._conn, access_key_id, rate_limit)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")

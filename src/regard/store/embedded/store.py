@@ -498,6 +498,11 @@ class EmbeddedStore:
         with self._wlock, self._write(None) as c:
             return access_keys.revoke(c, access_key_id, when)
 
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        """True when the key exists; ``rate_limit`` None returns it to the server's default."""
+        with self._wlock, self._write(None) as c:
+            return access_keys.set_rate_limit(c, access_key_id, rate_limit)
+
     # --- video jobs ------------------------------------------------------------------------------
     def create_job(self, record: JobRecord, *, audit: AuditEntry | None = None) -> None:
         with self._wlock, self._write(audit) as c:
