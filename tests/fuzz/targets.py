@@ -2,10 +2,11 @@
 
     python tests/fuzz/targets.py image|protocol [libFuzzer flags] [CORPUS_DIR ...]
 
-``image``: ``decode_image`` on arbitrary bytes (JPEG/PNG parsing, limits, EXIF orientation). ``protocol``:
-an input is ``<Operation>\\n<JSON body>``; the operation is resolved against the model like ``X-Amz-Target``
-and the body parsed and validated by ``protocol.parse_request``. Either may raise only Regard's typed
-errors; anything else (or a hang, or a crash) is a finding. Seed corpora are in tests/fuzz/corpus/.
+``image``: ``decode_image`` on arbitrary bytes (JPEG/PNG parsing, limits, EXIF orientation); Pillow's Python
+side (its JPEG, PNG and EXIF parsers) is instrumented too, so coverage guides the search through them.
+``protocol``: an input is ``<Operation>\\n<JSON body>``; the operation is resolved against the model like
+``X-Amz-Target`` and the body parsed and validated by ``protocol.parse_request``. Either may raise only
+Regard's typed errors; anything else (or a hang, or a crash) is a finding. Seed corpora: tests/fuzz/corpus/.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 import atheris
 
-with atheris.instrument_imports(include=["regard"]):
+with atheris.instrument_imports(include=["regard", "PIL"]):
     from regard.adapters.aws import protocol
     from regard.adapters.aws.model import service_model, target_prefix
     from regard.errors import RegardError
