@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import sys
 import tempfile
@@ -24,10 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import client, rss_kib, start_server
+from machine import describe, load_average
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -114,7 +112,7 @@ def main() -> None:
     paths = image_paths()
     print(f"{len(paths)} source images; making {args.pool} request images", file=sys.stderr)
     pool = varied(paths, args.pool, rng)
-    load_before = os.getloadavg()
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(Path(tmp), workers=2)
         try:
@@ -128,8 +126,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(60)
-    load_after = os.getloadavg()
-    write(name, samples, outcomes, seconds, args, len(paths), load_before, load_after)
+    write(name, samples, outcomes, seconds, args, len(paths), load_before)
 
 
 def run(
@@ -182,8 +179,7 @@ def write(
     seconds: float,
     args: argparse.Namespace,
     sources: int,
-    load_before: tuple[float, float, float],
-    load_after: tuple[float, float, float],
+    load_before: str,
 ) -> None:
     import matplotlib
 
@@ -206,9 +202,7 @@ def write(
         "growth_mib_after_warmup": round(final - at_warmup, 1),
         "growth_mib_second_half": round(final - half, 1),
         "outcomes": dict(sorted(outcomes.items())),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in load_after],
-        "cores": os.cpu_count(),
+        "machine": describe(load_before),
         "samples": [[n, round(r, 1)] for n, r in samples],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -245,8 +239,7 @@ Answers: {", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))}.
 
 ![RSS curve]({name}.png)
 
-Machine: {os.cpu_count()} cores, no GPU; load average (1, 5, 15 min) {fmt_load(load_before)} at the
-start and {fmt_load(load_after)} at the end.
+{summary["machine"]}
 
 | requests | RSS (MiB) |
 |---|---|
@@ -254,10 +247,6 @@ start and {fmt_load(load_after)} at the end.
 """
     (RESULTS / f"{name}.md").write_text(text)
     print(json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=1))
-
-
-def fmt_load(load: tuple[float, float, float]) -> str:
-    return ", ".join(f"{x:.2f}" for x in load)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Each target starts from its seed corpus (copied, so the repository's stays small
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = ROOT / "tests" / "fuzz"
@@ -61,10 +62,6 @@ def run(target: str, seconds: int, work: Path, findings: Path) -> dict[str, obje
     }
 
 
-def _load(load: tuple[float, float, float]) -> str:
-    return ", ".join(f"{x:.2f}" for x in load)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=300)
@@ -72,10 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     findings = RESULTS / "fuzz-findings"
     findings.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(t, args.seconds, Path(tmp), findings) for t in args.targets]
-    load_after = os.getloadavg()
     if not any(findings.iterdir()):
         findings.rmdir()
     table = "\n".join(
@@ -95,8 +91,7 @@ the seed corpora in tests/fuzz/corpus. Coverage counts edges in Regard's own (in
 |---|---|---|---|---|---|---|---|
 {table}
 {tails}
-Machine: {os.cpu_count()} cores, no GPU; load average (1, 5, 15 min) {_load(load_before)} at the start and
-{_load(load_after)} at the end.
+{describe(load_before)}
 """
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "fuzz.md").write_text(text)
