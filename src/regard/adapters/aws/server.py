@@ -88,6 +88,9 @@ def run(
     """
     import uvicorn
 
+    from regard.adapters.aws import malloc
+
+    malloc.tune()  # before the first image is decoded
     app = create_app(
         regard,
         max_body=max_body,

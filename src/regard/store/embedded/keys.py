@@ -8,6 +8,7 @@ new or revoked key takes effect at once. ``EmbeddedStore`` uses the same stateme
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from regard.errors import ResourceAlreadyExistsException
@@ -74,6 +75,10 @@ class KeyStore:
         if not db.exists():  # a new folder: let the full store lay it out (modes, schema), then leave it
             EmbeddedStore(Path(data_dir), save_interval=3600.0).close()
         self._conn = schema.connect(db)
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] < schema.SCHEMA_VERSION:
+            self._conn.close()  # an older layout and no server on it: the full store migrates it
+            EmbeddedStore(Path(data_dir), save_interval=3600.0).close()
+            self._conn = schema.connect(db)
         if self._conn.execute("PRAGMA user_version").fetchone()[0] != schema.SCHEMA_VERSION:
             self._conn.close()
             raise schema.SchemaTooNewError("the database schema is not the one this Regard knows")
@@ -94,19 +99,15 @@ class KeyStore:
         return select_all(self._conn)
 
     def revoke_key(self, access_key_id: str, when: float) -> bool:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            done = revoke(self._conn, access_key_id, when)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        return done
+        return self._update(lambda c: revoke(c, access_key_id, when))
 
     def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        return self._update(lambda c: set_rate_limit(c, access_key_id, rate_limit))
+
+    def _update(self, change: Callable[[sqlite3.Connection], bool]) -> bool:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            done = set_rate_limit(self._conn, access_key_id, rate_limit)
+            done = change(self._conn)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
