@@ -197,7 +197,7 @@ def keys_list(data_dir: Path) -> None:
     import datetime as dt
 
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from regard.service.keys import list_keys
 
@@ -206,7 +206,8 @@ def keys_list(data_dir: Path) -> None:
 
     with _store(data_dir) as store:
         records = list_keys(store)
-    table = Table("AccessKeyId", "Scope", "Name", "Created", "Revoked", "Rate limit (/s)")
+    table = Table("Scope", "Name", "Created", "Revoked", "Rate/s")
+    table.columns.insert(0, Column("AccessKeyId", no_wrap=True, min_width=20))
     for r in records:
         limit = "default" if r.rate_limit is None else f"{r.rate_limit:g}"
         table.add_row(r.access_key_id, r.scope, r.name or "", when(r.created_at), when(r.revoked_at), limit)
