@@ -16,6 +16,7 @@ import argparse
 import io
 import json
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -95,7 +96,12 @@ def damage(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     return bytes(b), how
 
 
+def _stop(signum: int, frame: Any) -> None:
+    sys.exit(f"stopped by signal {signum}")  # unwinds through main's finally: the server is stopped too
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--every", type=int, default=50)
@@ -121,8 +127,11 @@ def main() -> None:
             rek.index_faces(
                 CollectionId="memory", Image={"Bytes": (ROOT / "tests/data/aws/obama2.jpg").read_bytes()}
             )
-            samples, outcomes, started = run(rek, proc.pid, pool, args)
-            seconds = time.perf_counter() - started
+
+            def progress(samples: list[tuple[int, float]], outcomes: dict[str, int], seconds: float) -> None:
+                write(name, samples, outcomes, seconds, args, len(paths), load_before)
+
+            samples, outcomes, seconds = run(rek, proc.pid, pool, args, progress)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -130,8 +139,9 @@ def main() -> None:
 
 
 def run(
-    rek: Any, pid: int, pool: list[tuple[str, bytes]], args: argparse.Namespace
+    rek: Any, pid: int, pool: list[tuple[str, bytes]], args: argparse.Namespace, progress: Any
 ) -> tuple[list[tuple[int, float]], dict[str, int], float]:
+    """Send the requests; every 8 samples after warm-up, the results so far are written (kept if cut)."""
     lock = threading.Lock()
     done = [0]
     outcomes: dict[str, int] = {}
@@ -163,13 +173,15 @@ def run(
                 if done[0] % args.every == 0:
                     samples.append((done[0], rss_kib(pid) / 1024))
                     print(f"  {done[0]:5d} requests  RSS {samples[-1][1]:7.1f} MiB", file=sys.stderr)
+                    if done[0] > args.warmup and len(samples) % 8 == 0:
+                        progress(samples, outcomes, time.perf_counter() - started)
 
-    threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return samples, outcomes, started
+    return samples, outcomes, time.perf_counter() - started
 
 
 def write(
@@ -186,12 +198,14 @@ def write(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    completed = samples[-1][0]
     at_warmup = next(rss for n, rss in samples if n >= args.warmup)
     final = samples[-1][1]
-    half = next(rss for n, rss in samples if n >= args.requests // 2)
+    half = next(rss for n, rss in samples if n >= completed // 2)
     peak = max(rss for n, rss in samples if n >= args.warmup)
     summary = {
-        "requests": args.requests,
+        "requests": completed,
+        "requests_planned": args.requests,
         "clients": args.clients,
         "seconds": round(seconds, 1),
         "source_images": sources,
@@ -222,7 +236,8 @@ def write(
 
 `.venv/bin/python bench/bench_memory.py{" --short" if args.short else f" --requests {args.requests}"}`
 
-{args.requests} requests from {args.clients} client threads in a separate process (boto3, loopback):
+{completed} requests{"" if completed >= args.requests else f" (of {args.requests} planned; cut short)"} from
+{args.clients} client threads in a separate process (boto3, loopback):
 DetectFaces and SearchFacesByImage (3:1), images from {sources} photos in tests/data and ../shared/data, each
 rescaled to a random size (long side 80-2000 px, JPEG or PNG) and one in five damaged (flipped bytes,
 truncation, a changed header byte). {seconds:.0f} s in all.
@@ -246,7 +261,9 @@ Answers: {", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))}.
 {rows}
 """
     (RESULTS / f"{name}.md").write_text(text)
-    print(json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=1))
+    plt.close(fig)
+    if completed >= args.requests:
+        print(json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=1))
 
 
 if __name__ == "__main__":
