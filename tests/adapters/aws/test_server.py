@@ -49,7 +49,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     keys = {scope: _new_key(tmp / "data", scope) for scope in ("detect", "search", "revoked")}
     done = run_cli("keys", "revoke", keys["revoked"][0], "--data", str(tmp / "data"))
     assert done.returncode == 0, done.stderr
-    process = start_server(tmp, "--bucket", f"photos={photos}", "--workers", "2")
+    # this module sends many bad signatures on purpose; the back-off is tested in test_tls_and_limits.py
+    process = start_server(
+        tmp, "--bucket", f"photos={photos}", "--workers", "2", "--bad-signature-limit", "1000"
+    )
     process.keys = keys
     yield process
     assert process.stop() == 0, process.log_text()[-3000:]

@@ -90,7 +90,10 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProces
     tmp = tmp_path_factory.mktemp("tls")
     ca, cert, key = make_ca_and_server_cert(tmp)
     server = start_server(
-        tmp, "--tls-cert", str(cert), "--tls-key", str(key), "--rate-limit", "100", verify=str(ca)
+        tmp,
+        *("--tls-cert", str(cert), "--tls-key", str(key)),
+        *("--rate-limit", "100", "--bad-signature-limit", "3"),
+        verify=str(ca),
     )
     yield server, ca
     assert server.stop() == 0, server.log_text()[-3000:]

@@ -215,6 +215,7 @@ def create_app(
     queue_limit: int = 64,
     request_timeout: float = 60.0,
     rate_limit: float | None = None,
+    bad_signature_limit: int = 5,
 ) -> Starlette:
     """The ASGI app; the caller owns ``regard`` (and closes it after the server has drained)."""
     endpoint = Endpoint(
@@ -224,6 +225,7 @@ def create_app(
         models=WorkerPool(max_concurrency, queue_limit, "regard-model"),
         auth=WorkerPool(1, 256, "regard-auth"),
         rate_limit=rate_limit,
+        backoff=SignatureBackoff(free=bad_signature_limit),
     )
 
     @contextlib.asynccontextmanager

@@ -90,7 +90,7 @@ class SignatureBackoff:
     def __init__(
         self,
         *,
-        free: int = 3,
+        free: int = 5,
         base: float = 1.0,
         cap: float = 60.0,
         clock: Callable[[], float] = time.monotonic,

@@ -79,6 +79,7 @@ def run(
     tls_key: Path | None = None,
     trusted_proxies: list[str] | None = None,
     rate_limit: float | None = None,
+    bad_signature_limit: int = 5,
 ) -> None:
     """Serve until a stop signal, then close ``regard``.
 
@@ -98,6 +99,7 @@ def run(
         queue_limit=queue_limit,
         request_timeout=request_timeout,
         rate_limit=rate_limit,
+        bad_signature_limit=bad_signature_limit,
     )
     config = uvicorn.Config(
         app,

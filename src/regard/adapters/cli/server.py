@@ -94,6 +94,13 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     help="Requests per second allowed to each key without its own limit (default: no limit).",
 )
 @click.option(
+    "--bad-signature-limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Bad signatures one address may send before it is refused for 1, 2, 4 ... 60 s.",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="PEM certificate chain: serve HTTPS only (TLS 1.2+). Needs --tls-key.",
@@ -124,6 +131,7 @@ def serve(
     queue_limit: int,
     request_timeout: float,
     rate_limit: float | None,
+    bad_signature_limit: int,
     tls_cert: Path | None,
     tls_key: Path | None,
     trusted_proxies: tuple[str, ...],
@@ -157,6 +165,7 @@ def serve(
         queue_limit=queue_limit,
         request_timeout=request_timeout,
         rate_limit=rate_limit,
+        bad_signature_limit=bad_signature_limit,
         tls_cert=tls_cert,
         tls_key=tls_key,
         trusted_proxies=list(trusted_proxies),
