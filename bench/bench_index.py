@@ -7,12 +7,12 @@ Prints images/s and faces/s (medians over repeats into fresh data folders) and w
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe
 
 from regard.service.app import Regard
 from regard.vision.engine import FaceEngine
@@ -62,9 +62,7 @@ def main() -> None:
         "Command: `.venv/bin/python bench/bench_index.py` (the test galleries: dlib johns, face-api.js",
         "characters, face_recognition knn_examples), through `Regard.invoke` with the embedded store,",
         "audit records included. Median of the repeats; each repeat indexes into a fresh data folder.",
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average after the run "
-        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
-        + ".",
+        describe(),
         "",
         "| images | faces indexed | median seconds | images/s | faces/s |",
         "|---|---|---|---|---|",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import boto3
 import httpx
 from botocore.config import Config
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "tests" / "data" / "aws"
@@ -213,23 +213,13 @@ def write_report(
     faces: int,
     elapsed: float,
 ) -> None:
-    cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.processor(),
-    )
     after_warm = [kib for n, kib in samples if n >= 1000] or [samples[-1][1]]
     lines = [
         "# `regard serve` under load (loopback, boto3 clients in another process)",
         "",
         f"Command: `.venv/bin/python bench/bench_server.py --seconds {args.seconds:g} "
         f"--rss-requests {args.rss_requests}` ({elapsed / 60:.1f} min in all).",
-        f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; "
-        "the machine was **shared** with other engineers' work during the run, "
-        "so absolute numbers are pessimistic and noisy.",
+        describe(),
         f"Server: `--workers {args.workers}` (model threads), queue 64; image for both operations: "
         f"`tests/data/aws/obama-240p.jpg` (426x240, one face); SearchFacesByImage against {faces} faces.",
         "Load generator: one thread per client, each request signed (SigV4) by botocore, no retries; "

@@ -12,8 +12,6 @@ search per person) against the same pipeline embedding every detected face in ev
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -90,22 +89,12 @@ def measure(path: Path, engine: FaceEngine, fps: float, repeat: int) -> dict[str
 
 
 def report(rows: list[dict[str, Any]], fps: float, repeat: int, command: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     lines = [
         "# Stored video: throughput and the saving from tracking",
         "",
         f"Command: `{command}`  ",
-        f"Machine: {cpu}, {os.cpu_count()} cores **shared with other engineers' work while this ran** "
-        f"(numbers are a lower bound); Python {platform.python_version()}, PyAV {av.__version__}, model pack "
-        f"{rows[0]['model']}. Sampling {fps:g} fps; best of {repeat} run(s) each. 1-minute load average "
-        f"{os.getloadavg()[0]:.1f} at the end of the run.",
+        f"{describe()}  ",
+        f"Model pack {rows[0]['model']}. Sampling {fps:g} fps; best of {repeat} run(s) each.",
         "",
         "Speed is seconds of video processed per second of wall clock (higher is better; 1.0 = real time).",
         "",

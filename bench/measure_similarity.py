@@ -1,6 +1,6 @@
 """Measure genuine and impostor cosine distributions on the labelled faces in ../shared/data.
 
-Run: .venv/bin/python bench/measure_similarity.py [--data /work/shared/data]
+Run: .venv/bin/python bench/measure_similarity.py [--data ../shared/data]
 
 Each image contributes the embedding of its largest face, labelled with the identity its source gives (folder
 or file name). Every pair of images is scored: same identity = genuine, different = impostor (byte-identical
@@ -65,9 +65,18 @@ def labelled_images(data: Path) -> list[tuple[str, str, Path]]:
     return items
 
 
+def shared_data() -> Path:
+    """``../shared/data`` beside the repository (CI), else two levels up (a git worktree)."""
+    root = Path(__file__).resolve().parents[1]
+    for base in (root.parent, root.parent.parent):
+        if (base / "shared" / "data").is_dir():
+            return base / "shared" / "data"
+    return root.parent / "shared" / "data"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--data", type=Path, default=shared_data())
     args = parser.parse_args()
     engine = FaceEngine()
     seen: set[str] = set()

@@ -82,6 +82,18 @@ class InternalServerError(RegardError):
     status: ClassVar[int] = 500
 
 
+class StorageFullError(InternalServerError):
+    """The data volume is full: nothing of the request was stored. Sent as ``InternalServerError``.
+
+    A server-side condition the operator must fix (not a quota the caller can be granted, so not
+    ServiceQuotaExceededException); the message, unlike other internal errors, says what happened.
+    """
+
+    @property
+    def code(self) -> str:
+        return "InternalServerError"
+
+
 class ThrottlingException(RegardError):
     """Regard is too busy to take the request now; retry later."""
 

@@ -370,6 +370,16 @@ class StoreContract:
         got = store.get_key("AKIAB")
         assert got is not None and got.revoked_at == 9.0
 
+    def test_access_key_rate_limits(self, store: Store) -> None:
+        store.create_key(AccessKeyRecord("AKIAL", "secret", "search", None, 1.0, rate_limit=2.5))
+        store.create_key(AccessKeyRecord("AKIAD", "secret", "search", None, 1.0))
+        assert store.get_key("AKIAL").rate_limit == 2.5  # type: ignore[union-attr]
+        assert store.get_key("AKIAD").rate_limit is None  # type: ignore[union-attr]
+        assert store.set_key_rate_limit("AKIAD", 0.5) is True
+        assert store.set_key_rate_limit("AKIAL", None) is True
+        assert store.set_key_rate_limit("nope", 1.0) is False
+        assert {k.access_key_id: k.rate_limit for k in store.list_keys()} == {"AKIAL": None, "AKIAD": 0.5}
+
     def test_jobs(self, store: Store) -> None:
         job = JobRecord(
             "j1",

@@ -121,6 +121,44 @@ def test_refuses_newer_schema(data_dir: Path) -> None:
         EmbeddedStore(data_dir)
 
 
+def _version_1_database(data_dir: Path) -> None:
+    """A data folder as Regard left it before per-key rate limits (schema version 1), holding one key."""
+    from regard.store.embedded import schema
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(data_dir / "regard.db", isolation_level=None)
+    conn.execute("BEGIN")
+    for statement in schema._statements(schema.MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO access_keys VALUES ('AKIAOLD', 'secret', 'admin', NULL, 1.0, NULL)")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_version_1_database_gains_key_rate_limits(data_dir: Path) -> None:
+    """A database written before per-key rate limits opens, keeps its keys, and can store a limit."""
+    _version_1_database(data_dir)
+    with EmbeddedStore(data_dir) as store:
+        old = store.get_key("AKIAOLD")
+        assert old is not None and old.scope == "admin" and old.rate_limit is None
+        assert store.set_key_rate_limit("AKIAOLD", 3.0)
+        assert store.get_key("AKIAOLD").rate_limit == 3.0  # type: ignore[union-attr]
+
+
+def test_key_commands_migrate_a_version_1_database(data_dir: Path) -> None:
+    """``regard keys ...`` on an old folder (no server running) upgrades it rather than refusing it."""
+    from regard.store import open_key_store
+
+    _version_1_database(data_dir)
+    keys = open_key_store(data_dir)
+    try:
+        assert keys.set_key_rate_limit("AKIAOLD", 2.0)
+        assert [(k.access_key_id, k.rate_limit) for k in keys.list_keys()] == [("AKIAOLD", 2.0)]
+    finally:
+        keys.close()
+
+
 # --- erasure ----------------------------------------------------------------------------------------
 def _erasure_setup(store: EmbeddedStore, data_dir: Path, n: int = 200) -> tuple[list, np.ndarray]:
     store.create_collection(collection())

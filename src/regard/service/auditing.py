@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from regard.errors import InternalServerError
+from regard.errors import InternalServerError, StorageFullError
 from regard.service.context import RequestContext
 from regard.store.base import Store
 from regard.store.records import AuditEntry
@@ -54,6 +54,8 @@ def append_or_fail(store: Store, entry: AuditEntry) -> None:
     """Append ``entry``; if it cannot be written, the operation it records fails (InternalServerError)."""
     try:
         store.append_audit(entry)
+    except StorageFullError:
+        raise  # says what happened (the disk is full); the store has logged it
     except Exception as error:
         log.exception("audit record for %s could not be written", entry.operation)
         raise InternalServerError(

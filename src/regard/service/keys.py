@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import string
 import time
@@ -44,7 +45,18 @@ def check_scope_name(scope: str) -> str:
     return scope
 
 
-def create_key(store: Store, scope: str, name: str | None = None) -> AccessKeyRecord:
+def check_rate_limit(rate_limit: float | None) -> float | None:
+    """Requests per second: a finite number above zero, or None for the server's default."""
+    if rate_limit is not None and not (math.isfinite(rate_limit) and rate_limit > 0):
+        raise InvalidParameterException(
+            f"A rate limit must be a number of requests per second above 0, not {rate_limit}."
+        )
+    return rate_limit
+
+
+def create_key(
+    store: Store, scope: str, name: str | None = None, rate_limit: float | None = None
+) -> AccessKeyRecord:
     """A new key with ``scope``; the caller shows the secret once, then only the ID is ever shown."""
     record = AccessKeyRecord(
         access_key_id=new_access_key_id(),
@@ -52,6 +64,7 @@ def create_key(store: Store, scope: str, name: str | None = None) -> AccessKeyRe
         scope=check_scope_name(scope),
         name=name,
         created_at=time.time(),
+        rate_limit=check_rate_limit(rate_limit),
     )
     store.create_key(record)
     log.info("access key created", extra={"access_key": record.access_key_id, "scope": scope})
@@ -67,6 +80,14 @@ def revoke_key(store: Store, access_key_id: str) -> bool:
     done = store.revoke_key(access_key_id, time.time())
     if done:
         log.info("access key revoked", extra={"access_key": access_key_id})
+    return done
+
+
+def set_rate_limit(store: Store, access_key_id: str, rate_limit: float | None) -> bool:
+    """Change a key's requests per second (None: the server's default); a running server uses it at once."""
+    done = store.set_key_rate_limit(access_key_id, check_rate_limit(rate_limit))
+    if done:
+        log.info("access key rate limit set", extra={"access_key": access_key_id, "rate_limit": rate_limit})
     return done
 
 

@@ -166,6 +166,10 @@ class Store(Protocol):
 
     def revoke_key(self, access_key_id: str, when: float) -> bool: ...
 
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        """Requests per second for the key (None: the server's default); False when the key is unknown."""
+        ...
+
     # --- video jobs ------------------------------------------------------------------------------
     def create_job(self, record: JobRecord, *, audit: AuditEntry | None = None) -> None: ...
 

@@ -89,6 +89,7 @@ class AccessKeyRecord:
     name: str | None
     created_at: float
     revoked_at: float | None = None
+    rate_limit: float | None = None  # requests per second; None: the server's default
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,6 +245,9 @@ class HnswIndex:
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk: give the space back; the old file stays as it was
+            raise
         finally:
             os.close(fd)
         os.replace(tmp, path)

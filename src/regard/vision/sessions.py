@@ -37,6 +37,11 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    # Memory stays flat under images of every size: the CPU arena keeps the largest buffers ever needed and
+    # grows in steps, and a memory pattern is planned and kept per input shape; both grew RSS without bound
+    # (bench/results/memory.md). Buffers now come from malloc per run and go back to it.
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     return options
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -42,7 +43,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(tmp: Path, *args: str, ready_timeout: float = 300) -> ServerProcess:
+def start_server(
+    tmp: Path, *args: str, ready_timeout: float = 300, verify: bool | str = True
+) -> ServerProcess:
     data_dir = tmp / "data"
     log_path = tmp / "server.log"
     env = cli_env(REGARD_ACCESS_KEY_ID=BOOT_KEY_ID, REGARD_SECRET_ACCESS_KEY=BOOT_SECRET)
@@ -61,7 +64,7 @@ def start_server(tmp: Path, *args: str, ready_timeout: float = 300) -> ServerPro
             raise RuntimeError(f"regard serve exited with {process.returncode}:\n{server.log_text()[-4000:]}")
         if not server.url:
             server.url = _listening_url(server.log_text())
-        elif _healthy(server.url):
+        elif _healthy(server.url, verify):
             return server
         time.sleep(0.2)
     server.stop()
@@ -75,9 +78,10 @@ def _listening_url(log: str) -> str:
     return ""
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, verify: bool | str = True) -> bool:
     try:
-        return httpx.get(url + "/health", timeout=2).status_code == 200
+        context = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        return httpx.get(url + "/health", timeout=2, verify=context).status_code == 200
     except httpx.HTTPError:
         return False
 

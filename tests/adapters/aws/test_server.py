@@ -56,7 +56,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert run_cli("audit", "keygen", "--out", str(signing_key)).returncode == 0
     anchors = ("--audit-anchor-to", str(tmp / "witness.jsonl"), "--audit-anchor-interval", "1")
     anchors += ("--audit-signing-key", str(signing_key))
-    process = start_server(tmp, "--bucket", f"photos={photos}", "--workers", "2", *anchors)
+    # this module sends many bad signatures on purpose; the back-off is tested in test_tls_and_limits.py
+    process = start_server(
+        tmp, "--bucket", f"photos={photos}", "--workers", "2", "--bad-signature-limit", "1000", *anchors
+    )
     process.keys = keys
     yield process
     assert process.stop() == 0, process.log_text()[-3000:]

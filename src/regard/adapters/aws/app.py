@@ -26,7 +26,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from regard.adapters.aws import protocol, sigv4
-from regard.adapters.aws.errors import RequestEntityTooLargeException, UnrecognizedClientException
+from regard.adapters.aws.errors import (
+    InvalidSignatureException,
+    RequestEntityTooLargeException,
+    UnrecognizedClientException,
+)
+from regard.adapters.aws.limits import KeyRateLimiter, SignatureBackoff
 from regard.adapters.aws.purpose_header import HEADER as PURPOSE_HEADER
 from regard.adapters.aws.purpose_header import read_purpose
 from regard.errors import InternalServerError, RegardError, ThrottlingException
@@ -94,6 +99,9 @@ class Endpoint:
     request_timeout: float
     models: WorkerPool
     auth: WorkerPool
+    rate_limit: float | None = None  # requests per second for keys without their own limit; None: none
+    rates: KeyRateLimiter = field(default_factory=KeyRateLimiter)
+    backoff: SignatureBackoff = field(default_factory=SignatureBackoff)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
@@ -102,6 +110,8 @@ class Endpoint:
         try:
             status, headers, body = await self._pipeline(request, ex)
         except RegardError as error:
+            if isinstance(error, (InvalidSignatureException, UnrecognizedClientException)):
+                self.backoff.failed(ex.client)
             ex.error = error.code
             status, headers, body = protocol.error_response(error, ex.request_id)
         except Exception:
@@ -116,6 +126,7 @@ class Endpoint:
 
     async def _pipeline(self, request: Request, ex: Exchange) -> tuple[int, dict[str, str], bytes]:
         # 1. authenticate: header, scope and clock, then the key; nothing of the request is used before.
+        self.backoff.check(ex.client)
         auth = sigv4.parse_authorization(request.headers.get("authorization"))
         ex.access_key = auth.access_key_id
         sigv4.check_scope_and_time(auth, request.headers.get("x-amz-date"), self.clock())
@@ -132,6 +143,8 @@ class Endpoint:
         )
         sigv4.verify_signature(auth, signed, body, key.secret_access_key)
         purpose = read_purpose(_raw_header(request, PURPOSE_HEADER), auth)
+        self.backoff.succeeded(ex.client)
+        self.rates.take(key.access_key_id, key.rate_limit if key.rate_limit is not None else self.rate_limit)
         # 2. the operation and its parameters, checked against the model.
         op = protocol.resolve_operation(request.headers.get("x-amz-target"), self.regard.operations)
         ex.operation = op.name
@@ -217,6 +230,8 @@ def create_app(
     max_concurrency: int = 2,
     queue_limit: int = 64,
     request_timeout: float = 60.0,
+    rate_limit: float | None = None,
+    bad_signature_limit: int = 5,
 ) -> Starlette:
     """The ASGI app; the caller owns ``regard`` (and closes it after the server has drained)."""
     endpoint = Endpoint(
@@ -225,6 +240,8 @@ def create_app(
         request_timeout=request_timeout,
         models=WorkerPool(max_concurrency, queue_limit, "regard-model"),
         auth=WorkerPool(1, 256, "regard-auth"),
+        rate_limit=rate_limit,
+        backoff=SignatureBackoff(free=bad_signature_limit),
     )
 
     @contextlib.asynccontextmanager

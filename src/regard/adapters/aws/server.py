@@ -11,8 +11,10 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.adapters.aws.app import DEFAULT_MAX_BODY, create_app
@@ -73,16 +75,31 @@ def run(
     queue_limit: int = 64,
     request_timeout: float = 60.0,
     grace: int = 30,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    trusted_proxies: list[str] | None = None,
+    rate_limit: float | None = None,
+    bad_signature_limit: int = 5,
 ) -> None:
-    """Serve until a stop signal, then close ``regard``."""
+    """Serve until a stop signal, then close ``regard``.
+
+    With ``tls_cert`` and ``tls_key`` the port speaks HTTPS only (TLS 1.2 or newer): a plain-HTTP request
+    fails the handshake and gets no answer. ``X-Forwarded-For`` is believed only from ``trusted_proxies``;
+    otherwise the client address (used in logs, audit records and the bad-signature back-off) is the TCP peer.
+    """
     import uvicorn
 
+    from regard.adapters.aws import malloc
+
+    malloc.tune()  # before the first image is decoded
     app = create_app(
         regard,
         max_body=max_body,
         max_concurrency=max_concurrency,
         queue_limit=queue_limit,
         request_timeout=request_timeout,
+        rate_limit=rate_limit,
+        bad_signature_limit=bad_signature_limit,
     )
     config = uvicorn.Config(
         app,
@@ -91,10 +108,18 @@ def run(
         server_header=False,
         timeout_graceful_shutdown=grace,
         lifespan="on",
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=",".join(trusted_proxies or []) or None,
     )
+    config.load()  # builds the SSL context now, so its floor can be raised before the first handshake
+    if config.ssl is not None:
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     sock = bind(host, port)
     actual = sock.getsockname()[1]
-    log.info("listening", extra={"url": f"http://{host}:{actual}", "port": actual})
+    scheme = "https" if config.ssl is not None else "http"
+    log.info("listening", extra={"url": f"{scheme}://{host}:{actual}", "port": actual})
     stops: list[int] = []
     previous = _catch_stop_signals(stops)
     try:

@@ -102,6 +102,34 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     help="Seconds a request may wait and run before it is answered with an error.",
 )
 @click.option(
+    "--rate-limit",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second allowed to each key without its own limit (default: no limit).",
+)
+@click.option(
+    "--bad-signature-limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Bad signatures one address may send before it is refused for 1, 2, 4 ... 60 s.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate chain: serve HTTPS only (TLS 1.2+). Needs --tls-key.",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM private key."
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Believe X-Forwarded-For from this proxy (repeatable); without it the TCP peer is the client.",
+)
+@click.option(
     "--max-body",
     default=16 * 1024 * 1024,
     show_default=True,
@@ -137,6 +165,11 @@ def serve(
     workers: int,
     queue_limit: int,
     request_timeout: float,
+    rate_limit: float | None,
+    bad_signature_limit: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    trusted_proxies: tuple[str, ...],
     max_body: int,
     anchor_to: str | None,
     anchor_interval: float,
@@ -150,6 +183,8 @@ def serve(
     from regard.service.app import Regard
     from regard.service.keys import ensure_bootstrap_key
 
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
     server.configure_logging()
     _private_folder(data_dir)
     anchor_key = _anchor_key(anchor_to, signing_key, data_dir)
@@ -170,6 +205,11 @@ def serve(
         max_concurrency=workers,
         queue_limit=queue_limit,
         request_timeout=request_timeout,
+        rate_limit=rate_limit,
+        bad_signature_limit=bad_signature_limit,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        trusted_proxies=list(trusted_proxies),
     )
 
 
@@ -181,13 +221,19 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--scope", required=True, type=click.Choice(list(SCOPES)), help="What the key may call.")
 @click.option("--name", default=None, help="A label to recognise the key by.")
+@click.option(
+    "--rate-limit",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Requests per second for this key (default: the server's --rate-limit).",
+)
 @data_option
-def keys_create(scope: str, name: str | None, data_dir: Path) -> None:
+def keys_create(scope: str, name: str | None, rate_limit: float | None, data_dir: Path) -> None:
     """Create a key; its secret is shown this once and cannot be shown again."""
     from regard.service.keys import create_key
 
     with _store(data_dir) as store:
-        record = create_key(store, scope, name)
+        record = create_key(store, scope, name, rate_limit)
     click.echo(f"AccessKeyId:     {record.access_key_id}")
     click.echo(f"SecretAccessKey: {record.secret_access_key}")
     click.echo(f"Scope:           {record.scope}")
@@ -201,7 +247,7 @@ def keys_list(data_dir: Path) -> None:
     import datetime as dt
 
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from regard.service.keys import list_keys
 
@@ -210,9 +256,11 @@ def keys_list(data_dir: Path) -> None:
 
     with _store(data_dir) as store:
         records = list_keys(store)
-    table = Table("AccessKeyId", "Scope", "Name", "Created", "Revoked")
+    table = Table("Scope", "Name", "Created", "Revoked", "Rate/s")
+    table.columns.insert(0, Column("AccessKeyId", no_wrap=True, min_width=20))
     for r in records:
-        table.add_row(r.access_key_id, r.scope, r.name or "", when(r.created_at), when(r.revoked_at))
+        limit = "default" if r.rate_limit is None else f"{r.rate_limit:g}"
+        table.add_row(r.access_key_id, r.scope, r.name or "", when(r.created_at), when(r.revoked_at), limit)
     Console().print(table)
 
 
@@ -228,6 +276,25 @@ def keys_revoke(access_key_id: str, data_dir: Path) -> None:
     if not done:
         raise click.ClickException(f"No active key {access_key_id}.")
     click.echo(f"Revoked {access_key_id}.")
+
+
+@keys.command("set-rate-limit")
+@click.argument("access_key_id")
+@click.argument("rate_limit", metavar="PER_SECOND|default")
+@data_option
+def keys_set_rate_limit(access_key_id: str, rate_limit: str, data_dir: Path) -> None:
+    """Set a key's requests per second, or 'default' for the server's; a running server applies it at once."""
+    from regard.service.keys import set_rate_limit
+
+    try:
+        value = None if rate_limit == "default" else float(rate_limit)
+    except ValueError:
+        raise click.BadParameter(f"{rate_limit!r}: a number or 'default'", param_hint="RATE_LIMIT") from None
+    with _store(data_dir) as store:
+        done = set_rate_limit(store, access_key_id, value)
+    if not done:
+        raise click.ClickException(f"No key {access_key_id}.")
+    click.echo(f"Rate limit of {access_key_id}: {rate_limit if value is None else f'{value:g}/s'}.")
 
 
 COMMANDS = [serve, keys]

@@ -8,6 +8,7 @@ new or revoked key takes effect at once. ``EmbeddedStore`` uses the same stateme
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from regard.errors import ResourceAlreadyExistsException
@@ -18,7 +19,7 @@ from regard.store.records import AccessKeyRecord
 def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
     try:
         c.execute(
-            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 record.access_key_id,
                 record.secret_access_key,
@@ -26,6 +27,7 @@ def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
                 record.name,
                 record.created_at,
                 record.revoked_at,
+                record.rate_limit,
             ),
         )
     except sqlite3.IntegrityError:
@@ -55,6 +57,14 @@ def revoke(c: sqlite3.Connection, access_key_id: str, when: float) -> bool:
     return cur.rowcount > 0
 
 
+def set_rate_limit(c: sqlite3.Connection, access_key_id: str, rate_limit: float | None) -> bool:
+    """True when the key exists (revoked or not) and now has ``rate_limit``."""
+    cur = c.execute(
+        "UPDATE access_keys SET rate_limit = ? WHERE access_key_id = ?", (rate_limit, access_key_id)
+    )
+    return cur.rowcount > 0
+
+
 class KeyStore:
     """The key methods of ``Store`` alone, over a data folder that may be in use by a running server."""
 
@@ -65,6 +75,10 @@ class KeyStore:
         if not db.exists():  # a new folder: let the full store lay it out (modes, schema), then leave it
             EmbeddedStore(Path(data_dir), save_interval=3600.0).close()
         self._conn = schema.connect(db)
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] < schema.SCHEMA_VERSION:
+            self._conn.close()  # an older layout and no server on it: the full store migrates it
+            EmbeddedStore(Path(data_dir), save_interval=3600.0).close()
+            self._conn = schema.connect(db)
         if self._conn.execute("PRAGMA user_version").fetchone()[0] != schema.SCHEMA_VERSION:
             self._conn.close()
             raise schema.SchemaTooNewError("the database schema is not the one this Regard knows")
@@ -85,9 +99,15 @@ class KeyStore:
         return select_all(self._conn)
 
     def revoke_key(self, access_key_id: str, when: float) -> bool:
+        return self._update(lambda c: revoke(c, access_key_id, when))
+
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        return self._update(lambda c: set_rate_limit(c, access_key_id, rate_limit))
+
+    def _update(self, change: Callable[[sqlite3.Connection], bool]) -> bool:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            done = revoke(self._conn, access_key_id, when)
+            done = change(self._conn)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")

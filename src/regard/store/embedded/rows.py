@@ -29,7 +29,7 @@ FACE_INSERT = (
     "index_model_version, indexed_at, external_image_id, user_id, indexed_by, expires_at, image_sha256, "
     "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-KEY_COLUMNS = "access_key_id, secret_access_key, scope, name, created_at, revoked_at"
+KEY_COLUMNS = "access_key_id, secret_access_key, scope, name, created_at, revoked_at, rate_limit"
 JOB_COLUMNS = (
     "job_id, kind, status, params, created_at, updated_at, status_message, client_request_token, job_tag, "
     "access_key, result"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE collections (
@@ -107,7 +107,11 @@ CREATE INDEX jobs_by_token ON jobs (kind, client_request_token) WHERE client_req
 CREATE INDEX jobs_by_status ON jobs (status, created_at);
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+ALTER TABLE access_keys ADD COLUMN rate_limit REAL;  -- requests per second; NULL: the server's default
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 class SchemaTooNewError(RuntimeError):

@@ -8,6 +8,7 @@ in commit order; a crash between the two is repaired at start-up (``VectorIndex.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -27,6 +28,7 @@ from regard.errors import (
     InvalidParameterException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
+    StorageFullError,
 )
 from regard.store.base import DataDirInUseError, Vector
 from regard.store.embedded import audit as chain
@@ -110,12 +112,18 @@ class EmbeddedStore:
             self._wake.set()
         self._saver.join()
         with self._wlock:
-            self._save_indexes()
+            try:
+                self._save_indexes()
+            except OSError:  # a full disk: the graphs are rebuilt from the database at the next start
+                log.exception("vector indexes not saved at close")
             with self._readers_lock:
                 for conn in self._readers:
                     conn.close()
                 self._readers.clear()
-            self._truncate_wal()
+            try:
+                self._truncate_wal()
+            except sqlite3.Error:  # a full disk: the WAL stays and SQLite replays it at the next open
+                log.exception("WAL not folded into the database at close")
             self._w.close()
             self._closed = True
             os.close(self._lock_fd)
@@ -530,6 +538,11 @@ class EmbeddedStore:
         with self._wlock, self._write(None) as c:
             return access_keys.revoke(c, access_key_id, when)
 
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        """True when the key exists; ``rate_limit`` None returns it to the server's default."""
+        with self._wlock, self._write(None) as c:
+            return access_keys.set_rate_limit(c, access_key_id, rate_limit)
+
     # --- video jobs ------------------------------------------------------------------------------
     def create_job(self, record: JobRecord, *, audit: AuditEntry | None = None) -> None:
         with self._wlock, self._write(audit) as c:
@@ -594,18 +607,24 @@ class EmbeddedStore:
     # --- internals: transactions and reads -------------------------------------------------------
     @contextmanager
     def _write(self, audit: AuditEntry | None) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction; the audit record (if any) commits with the change or not at all."""
+        """One IMMEDIATE transaction; the audit record (if any) commits with the change or not at all.
+
+        A full disk rolls the whole transaction back and raises StorageFullError (nothing half-written).
+        """
         with self._wlock:
             self._check_open()
             c = self._w
-            c.execute("BEGIN IMMEDIATE")
             try:
+                c.execute("BEGIN IMMEDIATE")
                 yield c
                 record = chain.append(c, audit, time.time()) if audit is not None else None
                 c.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
+                if _disk_full(exc):
+                    log.error("write refused: the data volume is full (%s)", exc)
+                    raise StorageFullError(DISK_FULL) from exc
                 raise
             self._last_audit = record
             if record is not None:
@@ -750,6 +769,19 @@ class EmbeddedStore:
                 return
             time.sleep(0.05)
         log.warning("WAL truncation postponed: readers kept it busy")
+
+
+DISK_FULL = (
+    "The server's disk is full: the request was not stored and nothing of it was written. "
+    "Free space on the data volume, then retry."
+)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or an OS write refused for lack of space, quota or file size."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _no_collection(collection_id: str) -> ResourceNotFoundException:
