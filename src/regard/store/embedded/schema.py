@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE collections (
@@ -107,7 +107,25 @@ CREATE INDEX jobs_by_token ON jobs (kind, client_request_token) WHERE client_req
 CREATE INDEX jobs_by_status ON jobs (status, created_at);
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+CREATE TABLE stream_processors (
+    name           TEXT PRIMARY KEY,
+    arn            TEXT NOT NULL,
+    input_arn      TEXT NOT NULL,
+    output_arn     TEXT NOT NULL,
+    collection_id  TEXT NOT NULL,
+    threshold      REAL NOT NULL,
+    status         TEXT NOT NULL,
+    created_at     REAL NOT NULL,
+    updated_at     REAL NOT NULL,
+    status_message TEXT,
+    desired_state  TEXT NOT NULL,
+    params         TEXT NOT NULL,                          -- JSON
+    access_key     TEXT
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 class SchemaTooNewError(RuntimeError):
