@@ -42,10 +42,12 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(tmp: Path, *args: str, ready_timeout: float = 300) -> ServerProcess:
+def start_server(
+    tmp: Path, *args: str, ready_timeout: float = 300, env_extra: dict[str, str] | None = None
+) -> ServerProcess:
     data_dir = tmp / "data"
     log_path = tmp / "server.log"
-    env = cli_env(REGARD_ACCESS_KEY_ID=BOOT_KEY_ID, REGARD_SECRET_ACCESS_KEY=BOOT_SECRET)
+    env = cli_env(REGARD_ACCESS_KEY_ID=BOOT_KEY_ID, REGARD_SECRET_ACCESS_KEY=BOOT_SECRET, **(env_extra or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir), *args],
