@@ -155,6 +155,10 @@ class MatchBatch:
                 if self.probe_sha256 is None:
                     self.probe_sha256 = hashlib.sha256(result.frame.pixels.tobytes()).hexdigest()
 
+    def due(self, interval: float) -> bool:
+        """Something matched and ``interval`` seconds have passed since the batch began."""
+        return bool(self.best) and time.monotonic() - self.started >= interval
+
     def details(self) -> dict[str, Any]:
         matches = []
         for face_id, (similarity, user_id) in sorted(self.best.items()):
@@ -640,7 +644,7 @@ class _Runner:
 
     def _flush_audit(self, *, force: bool) -> None:
         batch = self._batch
-        if not batch.best or (not force and time.monotonic() - batch.started < self.owner.audit_interval):
+        if not batch.best or not (force or batch.due(self.owner.audit_interval)):
             return
         self._batch = MatchBatch()
         entry = self._system_audit(

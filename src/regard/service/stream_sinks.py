@@ -20,7 +20,6 @@ import os
 import queue
 import re
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -160,12 +159,3 @@ def parse_mapping(value: str, what: str) -> tuple[str, str]:
         raise ValueError(f"expected NAME={what} with NAME of letters, digits, '_', '.' or '-'")
     return name, target
 
-
-def wait_until(predicate: Any, timeout: float, poll: float = 0.05) -> bool:
-    """Poll ``predicate()`` until true or ``timeout`` s passed (tests, shutdown)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(poll)
-    return bool(predicate())
