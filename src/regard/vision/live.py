@@ -58,6 +58,7 @@ class LiveFrame:
     producer_at: float  # epoch seconds the producer meant it for: connection start + frame time
     fragment: int  # fragments start at key frames, as Kinesis Video fragments do
     fragment_offset: float  # seconds from the fragment's first frame
+    stream_seconds: float  # frame time from the first frame of this connection
     decoded_monotonic: float  # time.monotonic() at decoding, for latency measurements
 
 
@@ -115,7 +116,7 @@ class LiveSource:
         self.connected = False
         self._stop = threading.Event()
         self._ready = threading.Condition()
-        self._newest: tuple[Any, int, float, float, int, float, float] | None = None
+        self._newest: tuple[Any, int, float, float, int, float, float, float] | None = None
         self._taken = 0
         self._thread = threading.Thread(target=self._run, name="regard-live-source", daemon=True)
 
@@ -143,12 +144,12 @@ class LiveSource:
                 self._ready.wait(timeout)
             if self._newest is None or self._newest[1] <= self._taken:
                 return None
-            frame, sequence, received, producer, fragment, offset, mono = self._newest
+            frame, sequence, received, producer, fragment, offset, seconds, mono = self._newest
             self._taken = sequence
             self._newest = None
         self.stats.analysed += 1
         pixels = frame.to_ndarray(format="bgr24")  # colour conversion only for the frames analysed
-        return LiveFrame(pixels, sequence, received, producer, fragment, offset, mono)
+        return LiveFrame(pixels, sequence, received, producer, fragment, offset, seconds, mono)
 
     # --- the reader thread -----------------------------------------------------------------------
     def _state(self, state: str, message: str | None) -> None:
@@ -241,6 +242,7 @@ class LiveSource:
                     opened_at + seconds,
                     fragment,
                     seconds - fragment_start,
+                    seconds,
                     time.monotonic(),
                 )
                 with self._ready:
