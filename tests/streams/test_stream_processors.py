@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from tests.adapters.aws.server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, start_server
+from tests.adapters.aws.server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, aws_cli, start_server
 
 from .feeds import LIN, RtspServer, UdpFeed, WebhookReceiver, names, read_jsonl, wait_for
 
@@ -127,7 +127,7 @@ def error_code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
     return str(excinfo.value.response["Error"]["Code"])
 
 
-def test_definitions_and_errors(rek: Any) -> None:
+def test_definitions_and_errors(setup: Setup, rek: Any) -> None:
     with pytest.raises(ClientError) as err:
         create(rek, "p-unknown", "not-mapped")
     assert error_code(err) == "InvalidParameterException"
@@ -174,6 +174,12 @@ def test_definitions_and_errors(rek: Any) -> None:
     with pytest.raises(ClientError) as err:
         rek.start_stream_processor(Name="p-a", StopSelector={"MaxDurationInSeconds": 5})
     assert error_code(err) == "InvalidParameterException"
+    assert setup.server is not None  # and the AWS CLI
+    code, out, err = aws_cli(setup.server, "describe-stream-processor", "--name", "p-b")
+    assert code == 0, err
+    assert out["Status"] == "STOPPED" and out["Settings"]["FaceSearch"]["CollectionId"] == "hamilton"
+    code, out, err = aws_cli(setup.server, "list-stream-processors")
+    assert code == 0 and [p["Name"] for p in out["StreamProcessors"]] == ["p-a", "p-b", "p-c"], err
     rek.update_stream_processor(Name="p-a", DataSharingPreferenceForUpdate={"OptIn": False})
     assert status(rek, "p-a")["DataSharingPreference"] == {"OptIn": False}
     for name in ("p-a", "p-b", "p-c"):

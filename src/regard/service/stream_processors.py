@@ -382,16 +382,19 @@ class StreamProcessors:
     def stop(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         with self._lock:
             record = self._get(params)
-            runner = self._runners.get(record.name)
-            if record.status not in (STARTING, RUNNING) or runner is None:
+            if record.status not in (STARTING, RUNNING):
                 raise ResourceInUseException(
                     f"Stream processor {record.name} is {record.status}, not running."
                 )
-            stopping = replace(record, status=STOPPING, desired_state=STOPPED, updated_at=self.regard.clock())
+            runner = self._runners.get(record.name)
+            # Without a thread here (a process that does not run processors), it stops at once.
+            status = STOPPING if runner is not None else STOPPED
+            stopping = replace(record, status=status, desired_state=STOPPED, updated_at=self.regard.clock())
             self.store.update_stream_processor(
                 stopping, audit=self._audit(ctx, "StopStreamProcessor", record)
             )
-        runner.request_stop(final_status=STOPPED)
+        if runner is not None:
+            runner.request_stop(final_status=STOPPED)
         return {}
 
     # --- running ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,3 +87,25 @@ def _healthy(url: str) -> bool:
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env(**env), timeout=120)
+
+
+def aws_cli(server: ServerProcess, *args: str) -> tuple[int, Any, str]:
+    """``aws rekognition ARGS`` (the real AWS CLI) against the server: (exit code, JSON output, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=BOOT_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=BOOT_SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_MAX_ATTEMPTS="1",
+    )
+    aws = [sys.executable, "-m", "awscli"]
+    done = subprocess.run(
+        [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None), done.stderr
