@@ -44,7 +44,7 @@ from regard.errors import (
 )
 from regard.service import params as p
 from regard.service.auditing import audit_entry
-from regard.service.common import box_to_wire, page, require_same_model
+from regard.service.common import face_to_wire, page, require_same_model
 from regard.service.context import RequestContext
 from regard.service.stream_sinks import Sink, open_sink
 from regard.store.records import AuditEntry, StreamProcessorRecord
@@ -115,15 +115,7 @@ def face_search_record(stream_arn: str, result: LiveResult, status: str = RUNNIN
 
 def matched_face(record: FaceRecord) -> dict[str, Any]:
     """The ``Face`` of a MatchedFaces item, with the members Rekognition's record documents."""
-    wire: dict[str, Any] = {
-        "BoundingBox": box_to_wire(record.bounding_box),
-        "FaceId": record.face_id,
-        "Confidence": record.confidence,
-        "ImageId": record.image_id,
-    }
-    if record.external_image_id is not None:
-        wire["ExternalImageId"] = record.external_image_id
-    return wire
+    return {key: value for key, value in face_to_wire(record).items() if key in MATCHED_FACE_KEYS}
 
 
 def searcher(regard: Regard, collection_id: str, threshold: float) -> Callable[[Any], Any]:
@@ -514,24 +506,10 @@ class StreamProcessors:
         return record
 
     def _stream_url(self, arn: str) -> str:
-        match = VIDEO_ARN.fullmatch(arn)
-        name = match.group(1) if match else ""
-        if name not in self.streams:
-            raise InvalidParameterException(
-                f"The Kinesis video stream {name!r} is not mapped to a source; "
-                f"start the server with --stream {name or 'NAME'}=URL."
-            )
-        return self.streams[name]
+        return self.streams[_mapped(arn, VIDEO_ARN, self.streams, "Kinesis video stream", "--stream", "URL")]
 
     def _sink_name(self, arn: str) -> str:
-        match = DATA_ARN.fullmatch(arn)
-        name = match.group(1) if match else ""
-        if name not in self.sink_targets:
-            raise InvalidParameterException(
-                f"The Kinesis data stream {name!r} is not mapped to a sink; "
-                f"start the server with --sink {name or 'NAME'}=FILE-or-URL."
-            )
-        return name
+        return _mapped(arn, DATA_ARN, self.sink_targets, "Kinesis data stream", "--sink", "FILE-or-URL")
 
     def _audit(
         self, ctx: RequestContext, operation: str, record: StreamProcessorRecord, **details: Any
@@ -544,6 +522,19 @@ def _handler(method: Callable[[dict[str, Any], RequestContext], dict[str, Any]])
         return method(params, ctx)
 
     return handler
+
+
+def _mapped(
+    arn: str, pattern: re.Pattern[str], table: Mapping[str, str], what: str, flag: str, value: str
+) -> str:
+    """The stream name in ``arn`` if the server maps it, else InvalidParameterException saying how to."""
+    match = pattern.fullmatch(arn)
+    name = match.group(1) if match else ""
+    if name not in table:
+        raise InvalidParameterException(
+            f"The {what} {name!r} is not mapped; start the server with {flag} {name or 'NAME'}={value}."
+        )
+    return name
 
 
 def _name(params: Mapping[str, Any]) -> str:

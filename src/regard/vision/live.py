@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from regard.vision.tracking import Track, Tracker
+from regard.vision.video import _reason
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,6 @@ def open_options(url: str) -> dict[str, str]:
 
 def is_local_file(url: str) -> bool:
     return "://" not in url or url.lower().startswith("file://")
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text).rstrip(".")
 
 
 class LiveSource:

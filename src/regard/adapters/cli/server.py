@@ -50,31 +50,31 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     return buckets
 
 
-def _parse_streams(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def _parse_names(values: tuple[str, ...], what: str) -> dict[str, str]:
+    """``NAME=VALUE`` options (repeatable) as a dict, NAME a valid Kinesis stream name."""
     from regard.service.stream_sinks import parse_mapping
 
-    streams: dict[str, str] = {}
+    mapped: dict[str, str] = {}
     for value in values:
         try:
-            name, url = parse_mapping(value, "URL")
+            name, target = parse_mapping(value, what)
         except ValueError as error:
             raise click.BadParameter(f"{value.partition('=')[0]!r}: {error}") from None
-        streams[name] = url
-    return streams
+        mapped[name] = target
+    return mapped
+
+
+def _parse_streams(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return _parse_names(values, "URL")
 
 
 def _parse_sinks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    from regard.service.stream_sinks import SECRET_ENV, parse_mapping
+    from regard.service.stream_sinks import SECRET_ENV
 
-    sinks: dict[str, str] = {}
-    for value in values:
-        try:
-            name, target = parse_mapping(value, "FILE-or-URL")
-        except ValueError as error:
-            raise click.BadParameter(f"{value.partition('=')[0]!r}: {error}") from None
+    sinks = _parse_names(values, "FILE-or-URL")
+    for name, target in sinks.items():
         if target.lower().startswith(("http://", "https://")) and not os.environ.get(SECRET_ENV):
             raise click.BadParameter(f"{name}: a webhook sink signs its records; set {SECRET_ENV} first")
-        sinks[name] = target
     return sinks
 
 
