@@ -73,8 +73,13 @@ class SourceStats:
 
 
 def open_options(url: str) -> dict[str, str]:
-    """FFmpeg options for a live source: TCP for RTSP (no lost packets), short probing, no buffering."""
-    options = {"fflags": "nobuffer", "analyzeduration": "2000000", "probesize": "2000000"}
+    """FFmpeg options for a live source: TCP for RTSP (no lost packets), short probing.
+
+    Not ``fflags nobuffer``: it discards the packets read while probing, up to the first second or two
+    of the stream, so a person there would be missed; decoding them costs little, and only the newest
+    frame is analysed anyway.
+    """
+    options = {"analyzeduration": "1000000", "probesize": "1000000"}
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     if scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = "tcp"
