@@ -37,6 +37,8 @@ READ_TIMEOUT = 10.0  # seconds without data before the connection counts as drop
 OPEN_ATTEMPTS = 4  # failed opens, before the first success, after which the source has FAILED
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 8.0
 MAX_FACES_PER_FRAME = 100
+KEEP_POINTS = 8  # per track: the tracker predicts from the last two
+KEEP_EMBEDDINGS = 16  # per track: its search uses the mean of its latest views
 
 Vector = NDArray[np.float32]
 
@@ -218,16 +220,21 @@ class LiveSource:
         time_base = stream.time_base
         paced = is_local_file(self.url) and Path(self.url.removeprefix("file://")).is_file()
         opened_at, opened_mono = time.time(), time.monotonic()
+        rate = stream.average_rate or stream.guessed_rate
+        step = 1.0 / float(rate) if rate else 0.04
         first_pts: int | None = None
+        seconds = -step
         fragment_start, fragment = 0.0, self.stats.decoded + 1
         try:
             for frame in container.decode(stream):
                 if self._stop.is_set():
                     return "stopped"
-                seconds = 0.0
-                if frame.pts is not None and time_base is not None:
-                    first_pts = frame.pts if first_pts is None else first_pts
+                if frame.pts is not None and time_base:
+                    if first_pts is None:  # frames before it had no time stamp (RTSP's first may not)
+                        first_pts = frame.pts - round((seconds + step) / time_base)
                     seconds = max(float((frame.pts - first_pts) * time_base), 0.0)
+                else:
+                    seconds += step
                 if paced:  # a file plays at its own speed, like a camera would send it
                     ahead = opened_mono + seconds - time.monotonic()
                     if ahead > 0 and self._stop.wait(ahead):
@@ -367,6 +374,9 @@ class LiveFaceSearch:
                     self.searches += 1
         for track in self.tracker.drain_finished():
             self._matches.pop(track.track_id, None)
+        for track in self.tracker.active_tracks():  # a face in view for hours must not grow memory
+            del track.points[:-KEEP_POINTS]
+            del track.embeddings[:-KEEP_EMBEDDINGS]
         result = LiveResult(frame=frame, image=image)
         for face in faces:
             track = by_face.get(id(face))
