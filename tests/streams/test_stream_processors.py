@@ -301,6 +301,7 @@ def test_a_running_processor_survives_a_server_restart(setup: Setup, rek: Any) -
     rek.delete_stream_processor(Name="idle")
     # the audit log holds each control operation and batched matches naming the processor and faces
     assert setup.server.stop() == 0
+    assert SECRET not in setup.server.log_text()  # the webhook secret is never logged
     from regard.store import open_store
 
     store = open_store(setup.server.data_dir)
