@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from regard.vision.live import LiveSource, _redacted
 
@@ -48,3 +53,35 @@ def test_credentials_are_redacted() -> None:
     assert _redacted("rtsp://user:p%40ss@cam.local:554/s1?x=1") == "rtsp://***@cam.local:554/s1?x=1"
     assert _redacted("udp://0.0.0.0:5000") == "udp://0.0.0.0:5000"
     assert _redacted("/dev/video0") == "/dev/video0"
+
+
+def test_an_hls_feed_over_http(tmp_path: Path) -> None:
+    """HLS as a broadcaster publishes it: FFmpeg writing a live playlist, served by an HTTP server."""
+    folder = tmp_path / "hls"
+    folder.mkdir()
+    ffmpeg = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(CLIP),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-an", "-f", "hls", "-hls_time", "1",
+         "-hls_list_size", "5", "-hls_flags", "delete_segments", str(folder / "live.m3u8")],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    source = LiveSource(f"http://127.0.0.1:{server.server_address[1]}/live.m3u8", open_attempts=8)
+    try:
+        source.start()
+        frame = None
+        deadline = time.monotonic() + 60
+        while frame is None and time.monotonic() < deadline and source.failure is None:
+            frame = source.next_frame(timeout=1.0)
+        assert frame is not None, source.failure
+        assert frame.pixels.shape == (360, 640, 3)
+        time.sleep(2)
+        later = source.next_frame(timeout=5.0)
+        assert later is not None and later.sequence > frame.sequence + 20  # it keeps coming, live
+    finally:
+        source.stop()
+        server.shutdown()
+        ffmpeg.terminate()
+        ffmpeg.wait(10)

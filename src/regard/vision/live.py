@@ -1,7 +1,7 @@
 """Live video: name the faces of a camera or broadcast feed as they appear, on the newest frame only.
 
 ``LiveSource`` runs a reader thread that opens anything FFmpeg opens live (RTSP, HLS, MPEG-TS over UDP
-or SRT, HTTP, a device; a local file is paced at its own frame rate, like a camera) and decodes every
+or RTP, HTTP; a local file is paced at its own frame rate, like a camera) and decodes every
 frame (compressed video must be decoded in order) but keeps only the newest one: a frame the analysis
 had no time for is replaced and counted as dropped, so a slow machine lags by at most one frame and
 never builds a backlog. A source that drops is reopened with backoff; one that never opens gives up

@@ -98,7 +98,7 @@ def _parse_sinks(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     multiple=True,
     callback=_parse_streams,
     metavar="NAME=URL",
-    help="Kinesis video stream NAME reads URL: rtsp://, udp://, srt://, http(s):// (HLS), a device or file.",
+    help="Kinesis video stream NAME reads URL: rtsp://, udp://, rtp://, http(s):// (HLS) or a file.",
 )
 @click.option(
     "--sink",
