@@ -49,8 +49,17 @@ def test_a_source_that_never_opens_fails_with_the_reason_and_no_password() -> No
     assert "hunter2" not in source.failure and "rtsp://***@127.0.0.1:9/cam" in source.failure
 
 
+def test_a_protocol_ffmpeg_lacks_says_how_to_relay_it() -> None:
+    source = LiveSource("srt://127.0.0.1:9000?passphrase=secret123456", open_attempts=1).start()
+    deadline = time.monotonic() + 20
+    while not source.finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert source.failure is not None and "cannot open srt:// sources" in source.failure
+    assert "relay the feed to udp://" in source.failure and "secret123456" not in source.failure
+
+
 def test_credentials_are_redacted() -> None:
-    assert _redacted("rtsp://user:p%40ss@cam.local:554/s1?x=1") == "rtsp://***@cam.local:554/s1?x=1"
+    assert _redacted("rtsp://user:p%40ss@cam.local:554/s1?token=abc") == "rtsp://***@cam.local:554/s1?***"
     assert _redacted("udp://0.0.0.0:5000") == "udp://0.0.0.0:5000"
     assert _redacted("/dev/video0") == "/dev/video0"
 

@@ -206,6 +206,12 @@ class LiveSource:
                 timeout=(self.open_timeout, self.read_timeout),
                 metadata_errors="ignore",
             )
+        except av.error.ProtocolNotFoundError:
+            scheme = self.url.split("://", 1)[0]
+            raise SourceError(
+                f"this FFmpeg build cannot open {scheme}:// sources; relay the feed to udp:// with "
+                f"the system's ffmpeg ({_redacted(self.url)})"
+            ) from None
         except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise SourceError(f"{_reason(exc)} ({_redacted(self.url)})") from None
         if not container.streams.video:
@@ -264,14 +270,15 @@ class LiveSource:
 
 
 def _redacted(url: str) -> str:
-    """The URL without credentials (rtsp://user:password@host/...), for messages and logs."""
+    """The URL without credentials (``user:password@``) nor query (tokens often ride there), for messages."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
+    rest, query, _ = rest.partition("?")
     authority, slash, path = rest.partition("/")
     if "@" in authority:
         authority = "***@" + authority.rsplit("@", 1)[1]
-    return f"{scheme}://{authority}{slash}{path}"
+    return f"{scheme}://{authority}{slash}{path}" + ("?***" if query else "")
 
 
 # =================================================================================================
