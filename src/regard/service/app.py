@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.errors import InternalServerError, InvalidParameterException, RegardError
-from regard.service import analysis, audit_log, collections, indexing, searching, users
+from regard.service import analysis, audit_log, collections, indexing, searching, subject_report, users
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
+from regard.service.purpose import check_purpose
 from regard.service.scopes import check_scope
 from regard.store import open_store
 from regard.store.base import Store
@@ -54,6 +55,7 @@ HANDLERS: dict[str, Handler] = {
     "SearchUsers": users.search_users,
     "SearchUsersByImage": users.search_users_by_image,
     audit_log.OPERATION: audit_log.list_audit_records,
+    subject_report.OPERATION: subject_report.list_subject_audit_records,
 }
 
 
@@ -146,6 +148,7 @@ class Regard:
         request = dict(params)
         try:
             check_scope(ctx.scope, operation)
+            check_purpose(self.store, operation, request, ctx)
             return handler(self, request, ctx)
         except RegardError as error:
             self._audit_failure(operation, request, ctx, error)
@@ -228,6 +231,14 @@ class Regard:
             self._stream_processors.resume()
         worker = RetentionWorker(self, interval=retention_interval)
         worker.start()
+        self._workers.append(worker)
+
+    def start_audit_anchoring(self, key: Any, target: str, *, interval: float) -> None:
+        """Publish a signed anchor of the audit head to ``target`` every ``interval`` s (server only)."""
+        from regard.service.audit_anchor import AnchorWorker
+
+        worker = AnchorWorker(self.store, key, target, interval, data_dir=self.data_dir)
+        worker.start()  # anchors at once: a bad target shows in the log at start, not an hour later
         self._workers.append(worker)
 
     def close(self) -> None:

@@ -89,7 +89,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env(**env), timeout=120)
 
 
-def aws_cli(server: ServerProcess, *args: str) -> tuple[int, Any, str]:
+def aws_cli(server: ServerProcess, *args: str, **extra_env: str) -> tuple[int, Any, str]:
     """``aws rekognition ARGS`` (the real AWS CLI) against the server: (exit code, JSON output, stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
@@ -100,6 +100,7 @@ def aws_cli(server: ServerProcess, *args: str) -> tuple[int, Any, str]:
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_MAX_ATTEMPTS="1",
     )
+    env.update(extra_env)
     aws = [sys.executable, "-m", "awscli"]
     done = subprocess.run(
         [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
