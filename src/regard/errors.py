@@ -68,6 +68,10 @@ class AccessDeniedException(RegardError):
     """The caller's key may not run this operation."""
 
 
+class ResourceInUseException(RegardError):
+    """The resource is busy (a running stream processor cannot be deleted) or the name is taken."""
+
+
 class LimitExceededException(RegardError):
     """Too many concurrent jobs."""
 

@@ -10,6 +10,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from regard.store.records import (
     CollectionRecord,
     FaceRecord,
     JobRecord,
+    StreamProcessorRecord,
 )
 
 DIM = 32
@@ -406,6 +408,52 @@ class StoreContract:
         with pytest.raises(ResourceNotFoundException):
             store.update_job("nope", status="FAILED")
         assert [r.entry.operation for r in store.list_audit()] == ["StartFaceSearch"]
+
+    def test_stream_processors(self, store_factory: StoreFactory, data_dir: Path) -> None:
+        store = store_factory(data_dir)
+        door = StreamProcessorRecord(
+            "door",
+            "arn:aws:rekognition:local:000000000000:streamprocessor/door",
+            "arn:aws:kinesisvideo:local:000000000000:stream/door/1",
+            "arn:aws:kinesis:local:000000000000:stream/events",
+            "c1",
+            85.0,
+            "STOPPED",
+            1.0,
+            1.0,
+            params={"RoleArn": "arn:aws:iam::000000000000:role/r"},
+            access_key="AKIA",
+        )
+        store.create_stream_processor(
+            door, audit=AuditEntry("CreateStreamProcessor", details={"Name": "door"})
+        )
+        store.create_stream_processor(
+            StreamProcessorRecord("back", "a", "i", "o", "c2", 80.0, "STOPPED", 2, 2)
+        )
+        with pytest.raises(ResourceAlreadyExistsException):
+            store.create_stream_processor(door)
+        assert store.get_stream_processor("door") == door
+        assert store.get_stream_processor("nope") is None
+        assert [r.name for r in store.list_stream_processors()] == ["back", "door"]
+        assert [r.name for r in store.list_stream_processors(after="back", limit=5)] == ["door"]
+        assert [r.name for r in store.list_stream_processors(limit=1)] == ["back"]
+        running = replace(
+            door, status="RUNNING", desired_state="RUNNING", status_message="ok", updated_at=3.0
+        )
+        store.update_stream_processor(running, audit=AuditEntry("StartStreamProcessor"))
+        with pytest.raises(ResourceNotFoundException):
+            store.update_stream_processor(replace(door, name="nope"))
+        store.close()
+        store = store_factory(data_dir)  # definitions and states survive a restart
+        try:
+            assert store.get_stream_processor("door") == running
+            assert store.delete_stream_processor("back", audit=AuditEntry("DeleteStreamProcessor")) is True
+            assert store.delete_stream_processor("back") is False
+            assert [r.name for r in store.list_stream_processors()] == ["door"]
+            operations = [r.entry.operation for r in store.list_audit()]
+            assert operations == ["CreateStreamProcessor", "StartStreamProcessor", "DeleteStreamProcessor"]
+        finally:
+            store.close()
 
     # --- audit -----------------------------------------------------------------------------------
     def test_audit_chain_and_listing(self, store: Store, rng: np.random.Generator) -> None:

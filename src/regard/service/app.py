@@ -97,6 +97,7 @@ class Regard:
         self._engine_lock = threading.Lock()
         self._handlers: dict[str, Handler] = dict(HANDLERS)
         self._video_jobs: Any = None
+        self._stream_processors: Any = None
         self._workers: list[Any] = []
 
     @classmethod
@@ -106,13 +107,20 @@ class Regard:
         *,
         engine: FaceEngine | None = None,
         buckets: Mapping[str, Path] | None = None,
+        streams: Mapping[str, str] | None = None,
+        sinks: Mapping[str, str] | None = None,
     ) -> Regard:
-        """Open (creating if needed) the data folder ``data_dir``."""
+        """Open (creating if needed) the data folder ``data_dir``.
+
+        ``streams`` maps Kinesis video stream names to source URLs, ``sinks`` Kinesis data stream names
+        to JSON-lines files or webhook URLs (``service.stream_processors``).
+        """
         data_dir = Path(data_dir)
         store = open_store(data_dir)
         secret = _token_secret(data_dir)
         regard = cls(store, data_dir=data_dir, engine=engine, buckets=buckets, token_secret=secret)
         regard._attach_video_jobs(secret)
+        regard.attach_stream_processors(streams, sinks)
         return regard
 
     # --- engine ----------------------------------------------------------------------------------
@@ -207,6 +215,19 @@ class Regard:
             self.register(operation, _bound(method))
         self._video_jobs = jobs
 
+    def attach_stream_processors(
+        self, streams: Mapping[str, str] | None, sinks: Mapping[str, str] | None, **options: Any
+    ) -> Any:
+        """Offer the stream-processor operations over these sources and sinks; returns their owner."""
+        from regard.service.stream_processors import StreamProcessors
+
+        if self._stream_processors is not None:
+            self._stream_processors.shutdown()
+        processors = StreamProcessors(self, streams, sinks, **options)
+        processors.register()
+        self._stream_processors = processors
+        return processors
+
     def start_background_work(self, *, retention_interval: float = 3600.0) -> None:
         """What a long-running server does besides answering: resume video jobs, sweep expired faces.
 
@@ -216,6 +237,8 @@ class Regard:
 
         if self._video_jobs is not None:
             self._video_jobs.resume()
+        if self._stream_processors is not None:
+            self._stream_processors.resume()
         worker = RetentionWorker(self, interval=retention_interval)
         worker.start()
         self._workers.append(worker)
@@ -233,6 +256,8 @@ class Regard:
             worker.stop()
         if self._video_jobs is not None:
             self._video_jobs.shutdown()
+        if self._stream_processors is not None:
+            self._stream_processors.shutdown()
         self.store.close()
 
     def __enter__(self) -> Regard:

@@ -21,6 +21,8 @@ SEARCH_OPERATIONS = DETECT_OPERATIONS | {
     "StartFaceSearch",
     "GetFaceSearch",
     "RecognizeFaces",
+    "DescribeStreamProcessor",
+    "ListStreamProcessors",
 }
 INDEX_OPERATIONS = SEARCH_OPERATIONS | {
     "IndexFaces",
@@ -28,7 +30,8 @@ INDEX_OPERATIONS = SEARCH_OPERATIONS | {
     "AssociateFaces",
     "DisassociateFaces",
 }
-# admin may do everything, including deletions, collection lifecycle and reading the audit log.
+# admin may do everything, including deletions, collection lifecycle and reading the audit log;
+# stream-processor control (Create/Start/Stop/Update/Delete) is admin only.
 
 SCOPES: dict[str, frozenset[str] | None] = {
     "detect": DETECT_OPERATIONS,

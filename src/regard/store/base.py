@@ -23,6 +23,7 @@ from regard.store.records import (
     CollectionRecord,
     FaceRecord,
     JobRecord,
+    StreamProcessorRecord,
     UserRecord,
 )
 
@@ -187,3 +188,24 @@ class Store(Protocol):
     ) -> None: ...
 
     def list_jobs(self, *, status: str | None = None) -> list[JobRecord]: ...
+
+    # --- stream processors -----------------------------------------------------------------------
+    def create_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        """Raises ResourceAlreadyExistsException if the name exists."""
+
+    def get_stream_processor(self, name: str) -> StreamProcessorRecord | None: ...
+
+    def list_stream_processors(
+        self, *, after: str | None = None, limit: int = 1000
+    ) -> list[StreamProcessorRecord]:
+        """Ordered by name; ``after`` is exclusive."""
+
+    def update_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        """Replace the stored record of ``record.name``; ResourceNotFoundException if there is none."""
+
+    def delete_stream_processor(self, name: str, *, audit: AuditEntry | None = None) -> bool:
+        """True if it existed."""

@@ -105,3 +105,22 @@ class JobRecord:
     job_tag: str | None = None
     access_key: str | None = None
     result: dict[str, Any] | None = None  # VideoMetadata and items, set on SUCCEEDED
+
+
+@dataclass(frozen=True, slots=True)
+class StreamProcessorRecord:
+    """A stream processor's definition and state; ``params`` keeps the rest of its Create request."""
+
+    name: str
+    arn: str
+    input_arn: str  # the Kinesis video stream it reads
+    output_arn: str  # the Kinesis data stream it writes to
+    collection_id: str
+    threshold: float
+    status: str  # STOPPED | STARTING | RUNNING | FAILED | STOPPING | UPDATING
+    created_at: float
+    updated_at: float
+    status_message: str | None = None
+    desired_state: str = "STOPPED"  # RUNNING: restart it when the server restarts
+    params: dict[str, Any] = field(default_factory=dict)
+    access_key: str | None = None

@@ -237,6 +237,16 @@ class Tracker:
                 keep.append(track)
         self._active = keep
 
+    # --- live video (no end) -----------------------------------------------------------------------
+    def active_tracks(self) -> list[Track]:
+        """The tracks still followed, each with its latest point last."""
+        return list(self._active)
+
+    def drain_finished(self) -> list[Track]:
+        """Tracks retired since the last call, forgotten here: a live stream never calls ``finish``."""
+        done, self._done = self._done, []
+        return done
+
     # --- at the end ------------------------------------------------------------------------------
     def finish(self) -> list[Track]:
         """All tracks, ordered by first appearance, with Person Indexes assigned."""

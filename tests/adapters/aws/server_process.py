@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -44,11 +45,15 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def start_server(
-    tmp: Path, *args: str, ready_timeout: float = 300, verify: bool | str = True
+    tmp: Path,
+    *args: str,
+    ready_timeout: float = 300,
+    verify: bool | str = True,
+    env_extra: dict[str, str] | None = None,
 ) -> ServerProcess:
     data_dir = tmp / "data"
     log_path = tmp / "server.log"
-    env = cli_env(REGARD_ACCESS_KEY_ID=BOOT_KEY_ID, REGARD_SECRET_ACCESS_KEY=BOOT_SECRET)
+    env = cli_env(REGARD_ACCESS_KEY_ID=BOOT_KEY_ID, REGARD_SECRET_ACCESS_KEY=BOOT_SECRET, **(env_extra or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data_dir), *args],
@@ -88,3 +93,26 @@ def _healthy(url: str, verify: bool | str = True) -> bool:
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env(**env), timeout=120)
+
+
+def aws_cli(server: ServerProcess, *args: str, **extra_env: str) -> tuple[int, Any, str]:
+    """``aws rekognition ARGS`` (the real AWS CLI) against the server: (exit code, JSON output, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=BOOT_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=BOOT_SECRET,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_MAX_ATTEMPTS="1",
+    )
+    env.update(extra_env)
+    aws = [sys.executable, "-m", "awscli"]
+    done = subprocess.run(
+        [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None), done.stderr

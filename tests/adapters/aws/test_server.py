@@ -24,7 +24,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, run_cli, start_server
+from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, aws_cli, run_cli, start_server
 from .signing import now_utc, sign
 
 pytestmark = pytest.mark.slow
@@ -686,29 +686,7 @@ def test_keys_list_shows_no_secrets(tmp_path: Path) -> None:
 
 
 def _aws(server: ServerProcess, *args: str, **extra_env: str) -> Any:
-    import json
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=BOOT_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=BOOT_SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-        AWS_MAX_ATTEMPTS="1",
-    )
-    env.update(extra_env)
-    aws = [sys.executable, "-m", "awscli"]
-    done = subprocess.run(
-        [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None), done.stderr
+    return aws_cli(server, *args, **extra_env)
 
 
 def test_aws_cli(server: ServerProcess, rek: Any) -> None:

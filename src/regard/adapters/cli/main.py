@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "regard.adapters.cli.accountability",
     "regard.adapters.cli.server",
     "regard.adapters.cli.video",
+    "regard.adapters.cli.stream",
     "regard.adapters.cli.evaluate",
 ]
 

@@ -64,6 +64,34 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     return buckets
 
 
+def _parse_names(values: tuple[str, ...], what: str) -> dict[str, str]:
+    """``NAME=VALUE`` options (repeatable) as a dict, NAME a valid Kinesis stream name."""
+    from regard.service.stream_sinks import parse_mapping
+
+    mapped: dict[str, str] = {}
+    for value in values:
+        try:
+            name, target = parse_mapping(value, what)
+        except ValueError as error:
+            raise click.BadParameter(f"{value.partition('=')[0]!r}: {error}") from None
+        mapped[name] = target
+    return mapped
+
+
+def _parse_streams(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return _parse_names(values, "URL")
+
+
+def _parse_sinks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    from regard.service.stream_sinks import SECRET_ENV
+
+    sinks = _parse_names(values, "FILE-or-URL")
+    for name, target in sinks.items():
+        if target.lower().startswith(("http://", "https://")) and not os.environ.get(SECRET_ENV):
+            raise click.BadParameter(f"{name}: a webhook sink signs its records; set {SECRET_ENV} first")
+    return sinks
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -77,6 +105,23 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     callback=_parse_bucket,
     metavar="NAME=DIR",
     help="Serve S3Object images of bucket NAME from folder DIR (repeatable).",
+)
+@click.option(
+    "--stream",
+    "streams",
+    multiple=True,
+    callback=_parse_streams,
+    metavar="NAME=URL",
+    help="Kinesis video stream NAME reads URL: rtsp://, udp://, rtp://, http(s):// (HLS) or a file.",
+)
+@click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    callback=_parse_sinks,
+    metavar="NAME=TARGET",
+    help="Kinesis data stream NAME writes to TARGET: a JSON-lines file, or an http(s) webhook "
+    "(signed with REGARD_SINK_SECRET).",
 )
 @click.option(
     "--workers",
@@ -162,6 +207,8 @@ def serve(
     port: int,
     data_dir: Path,
     buckets: dict[str, Path],
+    streams: dict[str, str],
+    sinks: dict[str, str],
     workers: int,
     queue_limit: int,
     request_timeout: float,
@@ -177,7 +224,8 @@ def serve(
 ) -> None:
     """Serve Amazon Rekognition's API (AWS JSON 1.1, SigV4) for boto3, the AWS CLI and other SDKs.
 
-    A first admin key can come from REGARD_ACCESS_KEY_ID and REGARD_SECRET_ACCESS_KEY.
+    A first admin key can come from REGARD_ACCESS_KEY_ID and REGARD_SECRET_ACCESS_KEY. Stream
+    processors read the sources of --stream and write face-search records to the sinks of --sink.
     """
     from regard.adapters.aws import server
     from regard.service.app import Regard
@@ -188,10 +236,10 @@ def serve(
     server.configure_logging()
     _private_folder(data_dir)
     anchor_key = _anchor_key(anchor_to, signing_key, data_dir)
-    regard = Regard.open(data_dir, buckets=buckets)
+    regard = Regard.open(data_dir, buckets=buckets, streams=streams, sinks=sinks)
     try:
         ensure_bootstrap_key(regard.store, os.environ)
-        regard.start_background_work()  # resume video jobs, sweep expired faces: a server's work only
+        regard.start_background_work()  # resume video jobs and stream processors, sweep expired faces
         if anchor_to is not None:
             regard.start_audit_anchoring(anchor_key, anchor_to, interval=anchor_interval)
     except Exception:

@@ -13,6 +13,7 @@ from regard.store.records import (
     CollectionRecord,
     FaceRecord,
     JobRecord,
+    StreamProcessorRecord,
     UserRecord,
 )
 
@@ -33,6 +34,11 @@ KEY_COLUMNS = "access_key_id, secret_access_key, scope, name, created_at, revoke
 JOB_COLUMNS = (
     "job_id, kind, status, params, created_at, updated_at, status_message, client_request_token, job_tag, "
     "access_key, result"
+)
+
+STREAM_PROCESSOR_COLUMNS = (
+    "name, arn, input_arn, output_arn, collection_id, threshold, status, created_at, updated_at, "
+    "status_message, desired_state, params, access_key"
 )
 
 
@@ -136,3 +142,27 @@ def vector(blob: bytes, size: int) -> np.ndarray:
     if v.shape != (size,):
         raise ValueError(f"stored embedding has {v.size} values, expected {size}")
     return v.astype(np.float32)
+
+
+def stream_processor(row: tuple[Any, ...]) -> StreamProcessorRecord:
+    *head, params, access_key = row
+    return StreamProcessorRecord(*head, params=json.loads(params), access_key=access_key)
+
+
+def stream_processor_values(record: StreamProcessorRecord) -> tuple[Any, ...]:
+    """The row of ``record``, in STREAM_PROCESSOR_COLUMNS order."""
+    return (
+        record.name,
+        record.arn,
+        record.input_arn,
+        record.output_arn,
+        record.collection_id,
+        record.threshold,
+        record.status,
+        record.created_at,
+        record.updated_at,
+        record.status_message,
+        record.desired_state,
+        json.dumps(record.params),
+        record.access_key,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE collections (
@@ -111,7 +111,25 @@ _V2 = """
 ALTER TABLE access_keys ADD COLUMN rate_limit REAL;  -- requests per second; NULL: the server's default
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+CREATE TABLE stream_processors (
+    name           TEXT PRIMARY KEY,
+    arn            TEXT NOT NULL,
+    input_arn      TEXT NOT NULL,
+    output_arn     TEXT NOT NULL,
+    collection_id  TEXT NOT NULL,
+    threshold      REAL NOT NULL,
+    status         TEXT NOT NULL,
+    created_at     REAL NOT NULL,
+    updated_at     REAL NOT NULL,
+    status_message TEXT,
+    desired_state  TEXT NOT NULL,
+    params         TEXT NOT NULL,                          -- JSON
+    access_key     TEXT
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 
 class SchemaTooNewError(RuntimeError):

@@ -42,6 +42,7 @@ from regard.store.records import (
     CollectionRecord,
     FaceRecord,
     JobRecord,
+    StreamProcessorRecord,
     UserRecord,
 )
 from regard.store.vector_index import IndexSettings, Keys, Matrix, VectorIndex
@@ -603,6 +604,53 @@ class EmbeddedStore:
                 f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE status = ? ORDER BY created_at, job_id", (status,)
             )
         return [rows.job(r) for r in found]
+
+    # --- stream processors -----------------------------------------------------------------------
+    def create_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        marks = ", ".join("?" * len(rows.STREAM_PROCESSOR_COLUMNS.split(",")))
+        with self._wlock, self._write(audit) as c:
+            try:
+                c.execute(
+                    f"INSERT INTO stream_processors ({rows.STREAM_PROCESSOR_COLUMNS}) VALUES ({marks})",
+                    rows.stream_processor_values(record),
+                )
+            except sqlite3.IntegrityError:
+                raise ResourceAlreadyExistsException(f"Stream processor {record.name} exists") from None
+
+    def get_stream_processor(self, name: str) -> StreamProcessorRecord | None:
+        row = self._one(
+            f"SELECT {rows.STREAM_PROCESSOR_COLUMNS} FROM stream_processors WHERE name = ?", (name,)
+        )
+        return rows.stream_processor(row) if row else None
+
+    def list_stream_processors(
+        self, *, after: str | None = None, limit: int = 1000
+    ) -> list[StreamProcessorRecord]:
+        found = self._all(
+            f"SELECT {rows.STREAM_PROCESSOR_COLUMNS} FROM stream_processors "
+            "WHERE name > ? ORDER BY name LIMIT ?",
+            (after or "", limit),
+        )
+        return [rows.stream_processor(r) for r in found]
+
+    def update_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        columns = rows.STREAM_PROCESSOR_COLUMNS.split(", ")
+        assignments = ", ".join(f"{column} = ?" for column in columns[1:])
+        values = rows.stream_processor_values(record)
+        with self._wlock, self._write(audit) as c:
+            cur = c.execute(
+                f"UPDATE stream_processors SET {assignments} WHERE name = ?", (*values[1:], values[0])
+            )
+            if cur.rowcount == 0:
+                raise ResourceNotFoundException(f"Stream processor {record.name} does not exist")
+
+    def delete_stream_processor(self, name: str, *, audit: AuditEntry | None = None) -> bool:
+        with self._wlock, self._write(audit) as c:
+            return c.execute("DELETE FROM stream_processors WHERE name = ?", (name,)).rowcount > 0
 
     # --- internals: transactions and reads -------------------------------------------------------
     @contextmanager
