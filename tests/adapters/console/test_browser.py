@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -103,7 +105,7 @@ def test_collection_create_browse_search_delete(
     name = f"console-{uuid.uuid4().hex[:8]}"
     console.open("Collections")
     page.get_by_label("Collection ID").fill(name)
-    page.get_by_label("Purpose").fill("Console test: staff entrance")
+    page.get_by_label("Purpose", exact=True).fill("Console test: staff entrance")
     page.get_by_label("Retention (days)").fill("30")
     page.get_by_role("button", name="Create collection").click()
     detail = page.locator("#collection-detail")
@@ -333,3 +335,69 @@ def test_name_every_face_when_offered(signed_in: Callable[[str], Console], serve
     expect(page.locator("#search-result tbody")).to_contain_text("biden")
     console.screenshot("recognize")
     rek.delete_collection(CollectionId=name)
+
+
+def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Console]) -> None:
+    """A collection that requires a purpose refuses a search without; the stated one reaches the audit."""
+    console = signed_in("admin")
+    page = console.page
+    name = f"bound-{uuid.uuid4().hex[:8]}"
+    console.open("Collections")
+    page.get_by_label("Collection ID").fill(name)
+    page.get_by_label("Require a stated purpose for searches").check()
+    page.get_by_role("button", name="Create collection").click()
+    detail = page.locator("#collection-detail")
+    expect(detail.locator("#collection-searches")).to_have_text("Purpose required")
+    detail.get_by_label("Image to index").set_input_files(OBAMA)
+    detail.get_by_label("ExternalImageId").fill("obama.jpg")
+    detail.get_by_role("button", name="Index faces").click()
+    expect(detail.locator("tbody tr").filter(has_text="obama.jpg")).to_have_count(1)
+
+    console.open("Search")
+    page.get_by_label("Collection").select_option(name)
+    expect(page.get_by_text("This collection requires a stated purpose for searches.")).to_be_visible()
+    page.get_by_label("Probe image").set_input_files(OBAMA2)
+    console.expected.append(REFUSED)  # the refusal is a 400, which Chromium logs
+    page.get_by_role("button", name="Search", exact=True).click()
+    alert = page.locator("#search-result").get_by_role("alert")
+    expect(alert).to_contain_text(f"Collection {name} requires a stated purpose for SearchFacesByImage")
+    expect(alert).to_contain_text("fill in the Purpose field")
+    purpose = f"CASE-{uuid.uuid4().hex[:6]}: identify the visitor at gate 3 (é)"
+    page.get_by_label("Purpose").fill(purpose)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#search-headline")).to_have_text("1 match")
+    console.screenshot("search-purpose")
+
+    # The audit record of that search holds the purpose and the probe's hash, as ListAuditRecords tells.
+    records = page.evaluate(
+        """async (name) => {
+            const who = await (await fetch('api/session')).json();
+            const r = await fetch('api/op/ListAuditRecords', {method: 'POST',
+              body: JSON.stringify({CollectionId: name}),
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': who.CsrfToken}});
+            return (await r.json()).Records;
+        }""",
+        name,
+    )
+    searches = [json.loads(r["Details"]) for r in records if r["Operation"] == "SearchFacesByImage"]
+    assert [d.get("purpose") for d in searches] == [None, purpose]  # the refusal is recorded too, without
+    probe_sha256 = hashlib.sha256(OBAMA2.read_bytes()).hexdigest()
+    assert searches[-1]["probe_sha256"] == probe_sha256
+
+    console.open("Audit log")
+    row = page.locator("#audit-result tbody tr").filter(has_text=purpose)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("SearchFacesByImage")
+    expect(row.locator(f"[title='{probe_sha256}']")).to_have_text(probe_sha256[:12] + "…")
+    console.screenshot("audit")
+    report = page.get_by_role("form", name="Subject access report")
+    report.get_by_label("Collection").fill(name)
+    report.get_by_label("Person given as").select_option("ExternalImageId")
+    report.get_by_label("Person", exact=True).fill("obama.jpg")
+    report.get_by_role("button", name="Run report").click()
+    found = page.locator("#subject-result tbody tr").filter(has_text="SearchFacesByImage")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("RETURNED")
+    expect(found).to_contain_text(purpose)
+    expect(page.locator("#subject-result tbody tr").filter(has_text="IndexFaces")).to_contain_text("CHANGED")
+    console.screenshot("subject-report")
