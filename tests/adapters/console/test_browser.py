@@ -362,11 +362,12 @@ def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Cons
     alert = page.locator("#search-result").get_by_role("alert")
     expect(alert).to_contain_text(f"Collection {name} requires a stated purpose for SearchFacesByImage")
     expect(alert).to_contain_text("fill in the Purpose field")
+    console.screenshot("search-purpose-refused")
     purpose = f"CASE-{uuid.uuid4().hex[:6]}: identify the visitor at gate 3 (é)"
     page.get_by_label("Purpose").fill(purpose)
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator("#search-headline")).to_have_text("1 match")
-    console.screenshot("search-purpose")
+    console.screenshot("search")  # after, so replaces, the plain search's screenshot
 
     # The audit record of that search holds the purpose and the probe's hash, as ListAuditRecords tells.
     records = page.evaluate(
@@ -400,4 +401,5 @@ def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Cons
     expect(found).to_contain_text("RETURNED")
     expect(found).to_contain_text(purpose)
     expect(page.locator("#subject-result tbody tr").filter(has_text="IndexFaces")).to_contain_text("CHANGED")
+    page.evaluate("() => document.getElementById('subject-title').scrollIntoView()")
     console.screenshot("subject-report")
