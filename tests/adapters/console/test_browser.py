@@ -35,6 +35,21 @@ def rekognition(server: ServerProcess) -> Any:
     )
 
 
+def audit_details(page: Any, collection_id: str, operation: str) -> list[dict[str, Any]]:
+    """The details of ``operation``'s audit records about a collection, oldest first, via ListAuditRecords."""
+    records = page.evaluate(
+        """async (name) => {
+            const who = await (await fetch('api/session')).json();
+            const r = await fetch('api/op/ListAuditRecords', {method: 'POST',
+              body: JSON.stringify({CollectionId: name}),
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': who.CsrfToken}});
+            return (await r.json()).Records;
+        }""",
+        collection_id,
+    )
+    return [json.loads(r["Details"]) for r in records if r["Operation"] == operation]
+
+
 def test_sign_in_and_out(signed_in: Callable[[str], Console]) -> None:
     console = signed_in("admin")
     page = console.page
@@ -203,12 +218,15 @@ def test_video_face_search_timeline(signed_in: Callable[[str], Console], server:
     page.get_by_label("Video file").fill("hamilton.mp4")
     expect(page.get_by_label("Collection").locator(f"option[value='{name}']")).to_have_count(1)
     page.get_by_label("Collection").select_option(name)
+    page.get_by_label("Purpose").fill("TICKET-42: who was on stage")
     page.get_by_role("button", name="Start face search").click()
     expect(page.locator("#video-headline")).to_have_text("2 people recognised", timeout=240_000)
     table = page.locator("#video-result tbody")
     expect(table).to_contain_text("lin-manuel-miranda")
     expect(table).to_contain_text("alex-lacamoire")
     assert page.locator("#video-result svg circle").count() >= 2
+    started = audit_details(page, name, "StartFaceSearch")
+    assert [d.get("purpose") for d in started] == ["TICKET-42: who was on stage"]
     console.screenshot("video")
     rek.delete_collection(CollectionId=name)
 
@@ -370,17 +388,7 @@ def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Cons
     console.screenshot("search")  # after, so replaces, the plain search's screenshot
 
     # The audit record of that search holds the purpose and the probe's hash, as ListAuditRecords tells.
-    records = page.evaluate(
-        """async (name) => {
-            const who = await (await fetch('api/session')).json();
-            const r = await fetch('api/op/ListAuditRecords', {method: 'POST',
-              body: JSON.stringify({CollectionId: name}),
-              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': who.CsrfToken}});
-            return (await r.json()).Records;
-        }""",
-        name,
-    )
-    searches = [json.loads(r["Details"]) for r in records if r["Operation"] == "SearchFacesByImage"]
+    searches = audit_details(page, name, "SearchFacesByImage")
     assert [d.get("purpose") for d in searches] == [None, purpose]  # the refusal is recorded too, without
     probe_sha256 = hashlib.sha256(OBAMA2.read_bytes()).hexdigest()
     assert searches[-1]["probe_sha256"] == probe_sha256
