@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -35,17 +36,16 @@ def rekognition(server: ServerProcess) -> Any:
     )
 
 
-def audit_details(page: Any, collection_id: str, operation: str) -> list[dict[str, Any]]:
-    """The details of ``operation``'s audit records about a collection, oldest first, via ListAuditRecords."""
+def audit_details(page: Any, filters: dict[str, str], operation: str) -> list[dict[str, Any]]:
+    """The details of ``operation``'s audit records (ListAuditRecords ``filters``), oldest first."""
     records = page.evaluate(
-        """async (name) => {
+        """async (filters) => {
             const who = await (await fetch('api/session')).json();
-            const r = await fetch('api/op/ListAuditRecords', {method: 'POST',
-              body: JSON.stringify({CollectionId: name}),
+            const r = await fetch('api/op/ListAuditRecords', {method: 'POST', body: JSON.stringify(filters),
               headers: {'Content-Type': 'application/json', 'X-CSRF-Token': who.CsrfToken}});
             return (await r.json()).Records;
         }""",
-        collection_id,
+        filters,
     )
     return [json.loads(r["Details"]) for r in records if r["Operation"] == operation]
 
@@ -107,6 +107,13 @@ def test_compare_same_person(signed_in: Callable[[str], Console]) -> None:
         row.inner_text()
     )
     console.screenshot("compare")
+    # A stated purpose goes with the comparison into its audit record.
+    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
+    page.get_by_label("Purpose").fill("CASE-9: same person?")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.locator("#compare-headline")).to_have_text("Matched: 1 face")
+    compared = audit_details(page, {"Since": since}, "CompareFaces")
+    assert compared and compared[-1].get("purpose") == "CASE-9: same person?"  # the newest
     page.get_by_label("Target image").set_input_files(BIDEN)
     page.get_by_role("button", name="Compare", exact=True).click()
     expect(page.locator("#compare-headline")).to_have_text("No match")
@@ -225,7 +232,7 @@ def test_video_face_search_timeline(signed_in: Callable[[str], Console], server:
     expect(table).to_contain_text("lin-manuel-miranda")
     expect(table).to_contain_text("alex-lacamoire")
     assert page.locator("#video-result svg circle").count() >= 2
-    started = audit_details(page, name, "StartFaceSearch")
+    started = audit_details(page, {"CollectionId": name}, "StartFaceSearch")
     assert [d.get("purpose") for d in started] == ["TICKET-42: who was on stage"]
     console.screenshot("video")
     rek.delete_collection(CollectionId=name)
@@ -388,7 +395,7 @@ def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Cons
     console.screenshot("search")  # after, so replaces, the plain search's screenshot
 
     # The audit record of that search holds the purpose and the probe's hash, as ListAuditRecords tells.
-    searches = audit_details(page, name, "SearchFacesByImage")
+    searches = audit_details(page, {"CollectionId": name}, "SearchFacesByImage")
     assert [d.get("purpose") for d in searches] == [None, purpose]  # the refusal is recorded too, without
     probe_sha256 = hashlib.sha256(OBAMA2.read_bytes()).hexdigest()
     assert searches[-1]["probe_sha256"] == probe_sha256
