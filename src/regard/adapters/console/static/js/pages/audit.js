@@ -19,9 +19,9 @@ function parseDetails(json) {
   }
 }
 
-// A SHA-256 shortened, in full in its tooltip and for screen readers.
+// A SHA-256 shortened, as an abbreviation whose title (the tooltip) is the full hash.
 function hashCell(hex) {
-  return hex ? h('span', { class: 'mono', title: hex, 'aria-label': `SHA-256 ${hex}` }, fmt.short(hex)) : '—';
+  return hex ? h('abbr', { class: 'mono', title: hex }, fmt.short(hex)) : '—';
 }
 
 function detailsText(json) {
