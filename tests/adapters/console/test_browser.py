@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -31,6 +34,20 @@ def rekognition(server: ServerProcess) -> Any:
         aws_access_key_id=BOOT_KEY_ID,
         aws_secret_access_key=BOOT_SECRET,
     )
+
+
+def audit_details(page: Any, filters: dict[str, str], operation: str) -> list[dict[str, Any]]:
+    """The details of ``operation``'s audit records (ListAuditRecords ``filters``), oldest first."""
+    records = page.evaluate(
+        """async (filters) => {
+            const who = await (await fetch('api/session')).json();
+            const r = await fetch('api/op/ListAuditRecords', {method: 'POST', body: JSON.stringify(filters),
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': who.CsrfToken}});
+            return (await r.json()).Records;
+        }""",
+        filters,
+    )
+    return [json.loads(r["Details"]) for r in records if r["Operation"] == operation]
 
 
 def test_sign_in_and_out(signed_in: Callable[[str], Console]) -> None:
@@ -90,6 +107,13 @@ def test_compare_same_person(signed_in: Callable[[str], Console]) -> None:
         row.inner_text()
     )
     console.screenshot("compare")
+    # A stated purpose goes with the comparison into its audit record.
+    since = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
+    page.get_by_label("Purpose").fill("CASE-9: same person?")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    expect(page.locator("#compare-headline")).to_have_text("Matched: 1 face")
+    compared = audit_details(page, {"Since": since}, "CompareFaces")
+    assert compared and compared[-1].get("purpose") == "CASE-9: same person?"  # the newest
     page.get_by_label("Target image").set_input_files(BIDEN)
     page.get_by_role("button", name="Compare", exact=True).click()
     expect(page.locator("#compare-headline")).to_have_text("No match")
@@ -103,7 +127,7 @@ def test_collection_create_browse_search_delete(
     name = f"console-{uuid.uuid4().hex[:8]}"
     console.open("Collections")
     page.get_by_label("Collection ID").fill(name)
-    page.get_by_label("Purpose").fill("Console test: staff entrance")
+    page.get_by_label("Purpose", exact=True).fill("Console test: staff entrance")
     page.get_by_label("Retention (days)").fill("30")
     page.get_by_role("button", name="Create collection").click()
     detail = page.locator("#collection-detail")
@@ -201,12 +225,15 @@ def test_video_face_search_timeline(signed_in: Callable[[str], Console], server:
     page.get_by_label("Video file").fill("hamilton.mp4")
     expect(page.get_by_label("Collection").locator(f"option[value='{name}']")).to_have_count(1)
     page.get_by_label("Collection").select_option(name)
+    page.get_by_label("Purpose").fill("TICKET-42: who was on stage")
     page.get_by_role("button", name="Start face search").click()
     expect(page.locator("#video-headline")).to_have_text("2 people recognised", timeout=240_000)
     table = page.locator("#video-result tbody")
     expect(table).to_contain_text("lin-manuel-miranda")
     expect(table).to_contain_text("alex-lacamoire")
     assert page.locator("#video-result svg circle").count() >= 2
+    started = audit_details(page, {"CollectionId": name}, "StartFaceSearch")
+    assert [d.get("purpose") for d in started] == ["TICKET-42: who was on stage"]
     console.screenshot("video")
     rek.delete_collection(CollectionId=name)
 
@@ -333,3 +360,61 @@ def test_name_every_face_when_offered(signed_in: Callable[[str], Console], serve
     expect(page.locator("#search-result tbody")).to_contain_text("biden")
     console.screenshot("recognize")
     rek.delete_collection(CollectionId=name)
+
+
+def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Console]) -> None:
+    """A collection that requires a purpose refuses a search without; the stated one reaches the audit."""
+    console = signed_in("admin")
+    page = console.page
+    name = f"bound-{uuid.uuid4().hex[:8]}"
+    console.open("Collections")
+    page.get_by_label("Collection ID").fill(name)
+    page.get_by_label("Require a stated purpose for searches").check()
+    page.get_by_role("button", name="Create collection").click()
+    detail = page.locator("#collection-detail")
+    expect(detail.locator("#collection-searches")).to_have_text("Purpose required")
+    detail.get_by_label("Image to index").set_input_files(OBAMA)
+    detail.get_by_label("ExternalImageId").fill("obama.jpg")
+    detail.get_by_role("button", name="Index faces").click()
+    expect(detail.locator("tbody tr").filter(has_text="obama.jpg")).to_have_count(1)
+
+    console.open("Search")
+    page.get_by_label("Collection").select_option(name)
+    expect(page.get_by_text("This collection requires a stated purpose for searches.")).to_be_visible()
+    page.get_by_label("Probe image").set_input_files(OBAMA2)
+    console.expected.append(REFUSED)  # the refusal is a 400, which Chromium logs
+    page.get_by_role("button", name="Search", exact=True).click()
+    alert = page.locator("#search-result").get_by_role("alert")
+    expect(alert).to_contain_text(f"Collection {name} requires a stated purpose for SearchFacesByImage")
+    expect(alert).to_contain_text("fill in the Purpose field")
+    console.screenshot("search-purpose-refused")
+    purpose = f"CASE-{uuid.uuid4().hex[:6]}: identify the visitor at gate 3 (é)"
+    page.get_by_label("Purpose").fill(purpose)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#search-headline")).to_have_text("1 match")
+    console.screenshot("search")  # after, so replaces, the plain search's screenshot
+
+    # The audit record of that search holds the purpose and the probe's hash, as ListAuditRecords tells.
+    searches = audit_details(page, {"CollectionId": name}, "SearchFacesByImage")
+    assert [d.get("purpose") for d in searches] == [None, purpose]  # the refusal is recorded too, without
+    probe_sha256 = hashlib.sha256(OBAMA2.read_bytes()).hexdigest()
+    assert searches[-1]["probe_sha256"] == probe_sha256
+
+    console.open("Audit log")
+    row = page.locator("#audit-result tbody tr").filter(has_text=purpose)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("SearchFacesByImage")
+    expect(row.locator(f"[title='{probe_sha256}']")).to_have_text(probe_sha256[:12] + "…")
+    console.screenshot("audit")
+    report = page.get_by_role("form", name="Subject access report")
+    report.get_by_label("Collection").fill(name)
+    report.get_by_label("Person given as").select_option("ExternalImageId")
+    report.get_by_label("Person", exact=True).fill("obama.jpg")
+    report.get_by_role("button", name="Run report").click()
+    found = page.locator("#subject-result tbody tr").filter(has_text="SearchFacesByImage")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("RETURNED")
+    expect(found).to_contain_text(purpose)
+    expect(page.locator("#subject-result tbody tr").filter(has_text="IndexFaces")).to_contain_text("CHANGED")
+    page.evaluate("() => document.getElementById('subject-title').scrollIntoView()")
+    console.screenshot("subject-report")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from starlette.applications import Starlette
@@ -15,6 +19,7 @@ from regard.adapters.console import sessions
 from regard.adapters.console.app import Console
 from regard.service.app import Regard
 from regard.service.keys import create_key, revoke_key
+from regard.service.purpose import REQUIRE_PURPOSE_TAG
 from regard.store.records import AccessKeyRecord
 
 ORIGIN = "http://testserver"
@@ -240,3 +245,87 @@ def test_static_files_ship_as_package_data() -> None:
     files = [p for p in STATIC.rglob("*") if p.is_file()]
     assert len(files) >= 10
     assert {p.suffix for p in files} <= shipped
+
+
+# --- stated purposes (issue 16) ------------------------------------------------------------------------
+DATA = Path(__file__).resolve().parents[2] / "data"
+OBAMA, OBAMA2 = DATA / "vision" / "obama.jpg", DATA / "aws" / "obama2.jpg"
+
+
+def console_op(
+    client: TestClient, token: str, name: str, params: dict[str, Any], purpose: str | None = None
+) -> Any:
+    headers = {"X-CSRF-Token": token}
+    if purpose is not None:
+        headers["X-Regard-Purpose"] = purpose
+    return client.post(f"/console/api/op/{name}", json=params, headers=headers)
+
+
+def bound_collection(client: TestClient, token: str) -> str:
+    """A purpose-bound collection made through the console, holding one face indexed as ``obama``."""
+    made = console_op(
+        client, token, "CreateCollection", {"CollectionId": "bound", "Tags": {REQUIRE_PURPOSE_TAG: "true"}}
+    )
+    assert made.status_code == 200, made.text
+    image = {"Bytes": base64.b64encode(OBAMA.read_bytes()).decode()}
+    indexed = console_op(
+        client, token, "IndexFaces", {"CollectionId": "bound", "Image": image, "ExternalImageId": "obama"}
+    )
+    assert indexed.status_code == 200 and len(indexed.json()["FaceRecords"]) == 1, indexed.text
+    return "bound"
+
+
+def test_purpose_bound_collection_through_the_console(
+    client: TestClient, regard: Regard, key: AccessKeyRecord
+) -> None:
+    token = sign_in(client, key)
+    name = bound_collection(client, token)
+    described = console_op(client, token, "DescribeCollection", {"CollectionId": name}).json()
+    assert described["RegardRequirePurpose"] is True
+    listed = console_op(client, token, "ListCollections", {}).json()["Collections"]
+    assert [(c["CollectionId"], c["RequirePurpose"]) for c in listed] == [(name, True)]
+
+    probe = OBAMA2.read_bytes()
+    search = {"CollectionId": name, "Image": {"Bytes": base64.b64encode(probe).decode()}}
+    refused = console_op(client, token, "SearchFacesByImage", search)
+    assert refused.status_code == 400
+    assert refused.json()["Code"] == "AccessDeniedException"
+    assert "requires a stated purpose" in refused.json()["Message"]
+    blank = console_op(client, token, "SearchFacesByImage", search, purpose="   ")
+    assert blank.json()["Code"] == "AccessDeniedException"  # blank states nothing
+
+    stated = "CASE-7: théft at gate 3"  # non-ASCII, percent-encoded as the page's encodeURIComponent does
+    found = console_op(client, token, "SearchFacesByImage", search, purpose=quote(stated))
+    assert found.status_code == 200, found.text
+    assert found.json()["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama"
+    records = regard.store.list_audit(collection_id=name, since=None, after_seq=None, limit=100)
+    searches = [r.entry for r in records if r.entry.operation == "SearchFacesByImage"]
+    assert searches[-1].details["purpose"] == stated
+    assert searches[-1].details["probe_sha256"] == hashlib.sha256(probe).hexdigest()
+    assert searches[-1].access_key == key.access_key_id
+
+
+@pytest.mark.parametrize("raw", ["line%0Abreak", "%FF%FE", "x" * 600])
+def test_bad_purpose_is_refused(client: TestClient, key: AccessKeyRecord, raw: str) -> None:
+    token = sign_in(client, key)
+    response = console_op(client, token, "ListCollections", {}, purpose=raw)
+    assert response.status_code == 400 and response.json()["Code"] == "InvalidParameterException"
+
+
+def test_subject_report_through_the_console(client: TestClient, regard: Regard, key: AccessKeyRecord) -> None:
+    token = sign_in(client, key)
+    name = bound_collection(client, token)
+    search = {"CollectionId": name, "Image": {"Bytes": base64.b64encode(OBAMA2.read_bytes()).decode()}}
+    assert console_op(client, token, "SearchFacesByImage", search, purpose="CASE-8").status_code == 200
+    subject = {"CollectionId": name, "ExternalImageId": "obama"}
+    report = console_op(client, token, "ListSubjectAuditRecords", subject)
+    assert report.status_code == 200, report.text
+    roles = [(r["Operation"], r["Role"], r.get("Purpose")) for r in report.json()["Records"]]
+    assert roles == [("IndexFaces", "CHANGED", None), ("SearchFacesByImage", "RETURNED", "CASE-8")]
+    # Only admin keys may read it, through the console as anywhere else.
+    search_key = create_key(regard.store, "search")
+    other = TestClient(client.app, base_url=ORIGIN)
+    refused = console_op(
+        other, sign_in(other, search_key), "ListSubjectAuditRecords", {"CollectionId": name, "UserId": "u"}
+    )
+    assert refused.json()["Code"] == "AccessDeniedException"

@@ -25,6 +25,11 @@ def read_purpose(raw: bytes | None, auth: Authorization) -> str | None:
         return None
     if HEADER not in auth.signed_headers:
         raise InvalidSignatureException("'X-Regard-Purpose' must be a signed header when it is sent.")
+    return decode_purpose(raw)
+
+
+def decode_purpose(raw: bytes) -> str | None:
+    """The header's value decoded and validated; the console (cookie session, CSRF) calls this directly."""
     if not all(0x20 <= byte < 0x7F for byte in raw):
         raise InvalidParameterException(
             "X-Regard-Purpose must be printable ASCII; percent-encode other text as UTF-8."

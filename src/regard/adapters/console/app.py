@@ -3,15 +3,18 @@
 ``POST /console/api/op/{Operation}`` takes the operation's Rekognition request as JSON (images as base64
 ``Bytes``, exactly as on the wire), parses and validates it with the same botocore model as SigV4 requests,
 and runs it through ``Regard.invoke`` with the session key's ID and scope, so scopes and audit apply
-unchanged. Only an allow-list of operations is reachable. Answers are the service's response plus, for
-matches, the estimated false-match rate (the Python API's annotation), and for listings, the provenance
-the store keeps (purpose, retention, source hash, who indexed a face and when, expiry).
+unchanged. A purpose the user states travels in the ``X-Regard-Purpose`` header, encoded as on the wire
+(the CSRF check covers it), into the request context: purpose-bound collections and audit see it as usual.
+Only an allow-list of operations is reachable. Answers are the service's response plus, for matches, the
+estimated false-match rate (the Python API's annotation), and for listings, the provenance the store
+keeps (purpose, retention, source hash, who indexed a face and when, expiry).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -29,6 +32,8 @@ from starlette.staticfiles import StaticFiles
 from regard.adapters.aws import protocol
 from regard.adapters.aws.app import Endpoint, Exchange
 from regard.adapters.aws.model import operation_model
+from regard.adapters.aws.purpose_header import HEADER as PURPOSE_HEADER
+from regard.adapters.aws.purpose_header import decode_purpose
 from regard.adapters.client import annotate_false_match_rates
 from regard.adapters.console import sessions as s
 from regard.adapters.console.provenance import ENRICH
@@ -70,6 +75,7 @@ OPERATIONS = frozenset(
         "StartFaceSearch",
         "GetFaceSearch",
         "ListAuditRecords",
+        "ListSubjectAuditRecords",  # admin keys only: the service checks the scope
         "RecognizeFaces",  # offered only when the server has it (feature-detected by the page)
     }
 )
@@ -197,6 +203,9 @@ class Console:
             op = operation_model(name) if name in OPERATIONS & self.regard.operations else None
             if op is None:
                 raise ConsoleRefusal(404, "UnknownOperation", f"The console does not offer {name[:64]!r}.")
+            stated = request.headers.get(PURPOSE_HEADER)
+            if stated is not None:  # Starlette decodes headers as latin-1: encoding gives the bytes back
+                ctx = dataclasses.replace(ctx, purpose=decode_purpose(stated.encode("latin-1")))
             params = protocol.parse_request(op, await self.endpoint._read_body(request))
             result = await self.endpoint.models.run(
                 lambda: self._invoke(name, params, ctx), self.endpoint.request_timeout

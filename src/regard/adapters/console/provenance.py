@@ -1,8 +1,8 @@
 """Beside an operation's answer, the provenance that the Rekognition wire format has no room for.
 
-Collections get their purpose and retention, faces the SHA-256 of their source image, the key that indexed
-them, when, and when they expire. Read from the store after the operation itself (scope-checked and audited)
-has run, for the faces and collections that operation returned.
+Collections get their purpose, retention and whether searches must state a purpose, faces the SHA-256
+of their source image, the key that indexed them, when, and when they expire. Read from the store after the
+operation itself (scope-checked and audited) has run, for the faces and collections that operation returned.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from regard.errors import ResourceNotFoundException
+from regard.service.purpose import requires_purpose
 
 if TYPE_CHECKING:
     from regard.service.app import Regard
@@ -57,6 +58,7 @@ def _collection_to_json(record: Any) -> dict[str, Any]:
         "CreationTimestamp": record.created_at,
         "Purpose": record.purpose,
         "RetentionDays": record.retention_days,
+        "RequirePurpose": requires_purpose(record),
     }
 
 

@@ -14,8 +14,8 @@ export class ApiError extends Error {
 export function setCsrfToken(token) { csrfToken = token; }
 export function whenSignedOut(callback) { onSignedOut = callback; }
 
-export async function request(method, path, body) {
-  const headers = { Accept: 'application/json' };
+export async function request(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (csrfToken && method !== 'GET') headers['X-CSRF-Token'] = csrfToken;
   const response = await fetch(`api/${path}`, {
@@ -33,7 +33,12 @@ export async function request(method, path, body) {
   return data;
 }
 
-export const op = (name, params = {}) => request('POST', `op/${name}`, params);
+// A stated purpose (why this call is made) goes in X-Regard-Purpose, percent-encoded UTF-8 as on the wire;
+// the server validates it and keeps it in the audit record. Blank means none stated.
+export function op(name, params = {}, purpose = '') {
+  const stated = (purpose || '').trim();
+  return request('POST', `op/${name}`, params, stated ? { 'X-Regard-Purpose': encodeURIComponent(stated) } : {});
+}
 
 // An image File as Rekognition's Image member ({"Bytes": base64}); the bytes stay in this page only.
 export async function imageParam(file) {

@@ -1,15 +1,33 @@
-// Audit log: who did what to which collection, filtered; and whether the hash chain is intact.
+// Audit log: who did what to which collection, why (the stated purpose) and with which probe (its SHA-256),
+// filtered; whether the hash chain is intact; and for admins, a person's access report (ListSubjectAuditRecords).
 
 import { op, request } from '../api.js';
-import { announce, clear, errorText, field, h, table } from '../dom.js';
+import { announce, clear, errorText, field, fmt, h, table } from '../dom.js';
 import { plural } from './detect.js';
 
 const MAX_RECORDS = 5000;
 
+// Shown in columns of their own, so left out of the details text.
+const OWN_COLUMNS = new Set(['purpose', 'probe_sha256']);
+
+function parseDetails(json) {
+  try {
+    const details = JSON.parse(json);
+    return details && typeof details === 'object' ? details : {};
+  } catch {
+    return {};
+  }
+}
+
+// A SHA-256 shortened, as an abbreviation whose title (the tooltip) is the full hash.
+function hashCell(hex) {
+  return hex ? h('abbr', { class: 'mono', title: hex }, fmt.short(hex)) : '—';
+}
+
 function detailsText(json) {
   try {
     const details = JSON.parse(json);
-    return Object.entries(details).map(([k, v]) => {
+    return Object.entries(details).filter(([k]) => !OWN_COLUMNS.has(k)).map(([k, v]) => {
       const value = Array.isArray(v) ? (v.length > 2 ? `[${v.length}]` : JSON.stringify(v)) : (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
       return `${k}=${value.length > 40 ? `${value.slice(0, 39)}…` : value}`;
     }).join(', ');
@@ -18,7 +36,7 @@ function detailsText(json) {
   }
 }
 
-export function renderAudit(main) {
+export function renderAudit(main, session) {
   const collection = h('input', { type: 'text', name: 'collection', maxlength: '255' });
   const operation = h('select', { name: 'operation' }, h('option', { value: '' }, 'Any operation'));
   const from = h('input', { type: 'datetime-local', name: 'from', step: '1' });
@@ -63,9 +81,13 @@ export function renderAudit(main) {
       if (to.value) { const end = new Date(`${to.value}Z`).getTime(); records = records.filter((r) => new Date(r.Time).getTime() <= end); }
       records.reverse();
       clear(output, table(`${plural(records.length, 'record')}, newest first`,
-        [{ label: 'Seq', num: true }, 'Time (UTC)', 'Operation', 'Access key', 'Collection', 'Client', 'Details'],
-        records.map((r) => [String(r.Sequence), h('span', { class: 'nowrap' }, r.Time.slice(0, 19).replace('T', ' ')), r.Operation, r.AccessKeyId || '—',
-          r.CollectionId || '—', r.Client || '—', h('span', { class: 'mono' }, detailsText(r.Details))])));
+        [{ label: 'Seq', num: true }, 'Time (UTC)', 'Operation', 'Access key', 'Collection', 'Client', 'Purpose', 'Probe SHA-256', 'Details'],
+        records.map((r) => {
+          const details = parseDetails(r.Details);
+          return [String(r.Sequence), h('span', { class: 'nowrap' }, r.Time.slice(0, 19).replace('T', ' ')), r.Operation, r.AccessKeyId || '—',
+            r.CollectionId || '—', r.Client || '—', details.purpose || '—', hashCell(details.probe_sha256),
+            h('span', { class: 'mono' }, detailsText(r.Details))];
+        })));
       announce(`${plural(records.length, 'audit record')} shown.`);
     } catch (error) {
       clear(output, h('p', { class: 'error', role: 'alert' }, errorText(error)));
@@ -75,7 +97,51 @@ export function renderAudit(main) {
   form.addEventListener('submit', (event) => { event.preventDefault(); load(); });
   clear(main, h('h1', {}, 'Audit log'),
     h('p', { class: 'muted' }, 'Every call, including this page\'s own reads, is recorded in a tamper-evident hash chain.'),
-    verification, form, output);
+    verification, form, output,
+    session && session.Operations.includes('ListSubjectAuditRecords') ? subjectReport() : null);
   verify();
   load();
+}
+
+// A person's access report (GDPR art. 15): every record in which the faces of one user, face or
+// ExternalImageId of a collection were returned by a search, searched with, or changed.
+const SUBJECT_KINDS = [['UserId', 'User ID'], ['FaceId', 'Face ID'], ['ExternalImageId', 'ExternalImageId']];
+
+function subjectReport() {
+  const collection = h('input', { type: 'text', name: 'subject-collection', required: true, maxlength: '255' });
+  const kind = h('select', { name: 'subject-kind' }, SUBJECT_KINDS.map(([value, label]) => h('option', { value }, label)));
+  const value = h('input', { type: 'text', name: 'subject-value', required: true, maxlength: '255' });
+  const output = h('div', { id: 'subject-result', 'aria-live': 'polite' });
+  const form = h('form', { class: 'panel inline', 'aria-labelledby': 'subject-title' },
+    field('Collection', collection), field('Person given as', kind), field('Person', value),
+    h('button', { type: 'submit' }, 'Run report'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clear(output, h('p', { class: 'muted' }, 'Reading the collection\'s audit history…'));
+    try {
+      const params = { CollectionId: collection.value.trim(), [kind.value]: value.value.trim(), MaxResults: 1000 };
+      const records = [];
+      let page;
+      for (;;) {
+        page = await op('ListSubjectAuditRecords', params);
+        records.push(...(page.Records || []));
+        if (page.NextSequence === undefined || records.length >= MAX_RECORDS) break;
+        params.AfterSequence = page.NextSequence;
+      }
+      clear(output,
+        h('p', {}, `Faces: ${(page.FaceIds || []).join(', ') || 'none found'}. Users: ${(page.UserIds || []).join(', ') || 'none'}.`),
+        table(`${plural(records.length, 'record')} about this person, oldest first`,
+          [{ label: 'Seq', num: true }, 'Time (UTC)', 'Operation', 'Role', 'Access key', { label: 'Similarity', num: true },
+            'Purpose', 'Probe SHA-256', 'Outcome'],
+          records.map((r) => [String(r.Sequence), h('span', { class: 'nowrap' }, r.Time.slice(0, 19).replace('T', ' ')), r.Operation,
+            r.Role, r.AccessKeyId || '—', fmt.pct(r.Similarity), r.Purpose || '—', hashCell(r.ProbeSha256), r.Outcome || ''])));
+      announce(`${plural(records.length, 'record')} about this person.`);
+    } catch (error) {
+      clear(output, h('p', { class: 'error', role: 'alert' }, errorText(error)));
+    }
+  });
+  return h('section', { 'aria-labelledby': 'subject-title' },
+    h('h2', { id: 'subject-title' }, 'Subject access report'),
+    h('p', { class: 'muted' }, 'Every audit record in which one person\'s faces were returned, searched with or changed, including faces erased since.'),
+    form, output);
 }

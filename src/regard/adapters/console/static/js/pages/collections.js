@@ -1,11 +1,12 @@
 // Collections: list, create (purpose, retention), describe; faces with their provenance; delete faces; users.
 
 import { imageParam, op } from '../api.js';
-import { announce, clear, confirmDialog, errorText, field, fmt, h, table } from '../dom.js';
+import { announce, clear, confirmDialog, errorText, field, fmt, h, newId, table } from '../dom.js';
 import { plural } from './detect.js';
 
 const PURPOSE_TAG = 'regard:purpose';
 const RETENTION_TAG = 'regard:retention-days';
+const REQUIRE_PURPOSE_TAG = 'regard:require-purpose';
 
 export function renderCollections(main, session) {
   const can = (operation) => session.Operations.includes(operation);
@@ -17,14 +18,14 @@ export function renderCollections(main, session) {
       const result = await op('ListCollections', {});
       const rows = (result.Collections || []).map((c) => [
         h('button', { type: 'button', class: 'link', onclick: () => open(c.CollectionId), 'aria-label': `Open ${c.CollectionId}` }, c.CollectionId),
-        String(c.FaceCount), String(c.UserCount), c.Purpose || '', c.RetentionDays ?? '', c.FaceModelVersion, fmt.time(c.CreationTimestamp),
+        String(c.FaceCount), String(c.UserCount), c.Purpose || '', c.RequirePurpose ? 'Purpose required' : '', c.RetentionDays ?? '', c.FaceModelVersion, fmt.time(c.CreationTimestamp),
         can('DeleteCollection')
           ? h('button', { type: 'button', class: 'danger', onclick: () => remove(c.CollectionId), 'aria-label': `Delete collection ${c.CollectionId}` }, 'Delete')
           : '',
       ]);
       clear(list, h('h2', { id: 'collections-title' }, 'Collections'),
         rows.length ? table(`${plural(rows.length, 'collection')}`, [
-          'Collection', { label: 'Faces', num: true }, { label: 'Users', num: true }, 'Purpose',
+          'Collection', { label: 'Faces', num: true }, { label: 'Users', num: true }, 'Purpose', 'Searches',
           { label: 'Retention (days)', num: true }, 'Model', 'Created', 'Actions',
         ], rows) : h('p', { class: 'muted' }, 'No collections yet.'));
     } catch (error) {
@@ -63,6 +64,7 @@ export function renderCollections(main, session) {
       h('dt', {}, 'Faces'), h('dd', {}, String(info.FaceCount)),
       h('dt', {}, 'Users'), h('dd', {}, String(info.UserCount ?? users.length)),
       h('dt', {}, 'Purpose'), h('dd', {}, info.Purpose || '—'),
+      h('dt', {}, 'Searches'), h('dd', { id: 'collection-searches' }, info.RegardRequirePurpose ? 'Purpose required' : 'No stated purpose required'),
       h('dt', {}, 'Retention'), h('dd', {}, info.RetentionDays ? `${info.RetentionDays} days` : 'no expiry'),
       h('dt', {}, 'Model'), h('dd', {}, info.FaceModelVersion),
       h('dt', {}, 'ARN'), h('dd', { class: 'mono' }, info.CollectionARN),
@@ -168,13 +170,17 @@ export function renderCollections(main, session) {
     const id = h('input', { type: 'text', name: 'collection-id', required: true, maxlength: '255', pattern: '[a-zA-Z0-9_.\\-]+' });
     const purpose = h('input', { type: 'text', name: 'purpose', maxlength: '256' });
     const retention = h('input', { type: 'number', name: 'retention-days', min: '1', step: '1' });
+    const requirePurpose = h('input', { type: 'checkbox', name: 'require-purpose', id: newId('require-purpose') });
     const form = h('form', { class: 'panel inline', 'aria-label': 'Create a collection' },
-      field('Collection ID', id), field('Purpose', purpose), field('Retention (days)', retention), h('button', { type: 'submit' }, 'Create collection'));
+      field('Collection ID', id), field('Purpose', purpose), field('Retention (days)', retention),
+      h('div', { class: 'field check' }, h('label', {}, requirePurpose, ' Require a stated purpose for searches')),
+      h('button', { type: 'submit' }, 'Create collection'));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const tags = {};
       if (purpose.value.trim()) tags[PURPOSE_TAG] = purpose.value.trim();
       if (retention.value) tags[RETENTION_TAG] = String(retention.value);
+      if (requirePurpose.checked) tags[REQUIRE_PURPOSE_TAG] = 'true';
       try {
         await op('CreateCollection', { CollectionId: id.value.trim(), Tags: tags });
         announce(`Collection ${id.value.trim()} created.`);

@@ -3,16 +3,18 @@
 import { imageParam, op } from '../api.js';
 import { announce, clear, errorText, field, fmt, h, table } from '../dom.js';
 import { COLORS, drawFaces, loadImage } from '../draw.js';
+import { purposeField } from './common.js';
 import { plural } from './detect.js';
 
 export function renderCompare(main) {
   const source = h('input', { type: 'file', accept: 'image/jpeg,image/png', name: 'source' });
   const target = h('input', { type: 'file', accept: 'image/jpeg,image/png', name: 'target' });
   const threshold = h('input', { type: 'number', min: '0', max: '100', step: '1', value: '80', name: 'threshold' });
+  const purpose = purposeField(null);
   const output = h('div', { id: 'compare-result' });
   const form = h('form', { class: 'panel inline' },
     field('Source image', source), field('Target image', target), field('Similarity threshold (%)', threshold),
-    h('button', { type: 'submit' }, 'Compare'));
+    purpose.field, h('button', { type: 'submit' }, 'Compare'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!source.files[0] || !target.files[0]) {
@@ -26,7 +28,7 @@ export function renderCompare(main) {
         SourceImage: await imageParam(source.files[0]),
         TargetImage: await imageParam(target.files[0]),
         SimilarityThreshold: Number(threshold.value || 80),
-      });
+      }, purpose.input.value);
       const matches = result.FaceMatches || [];
       const unmatched = result.UnmatchedFaces || [];
       const targetFaces = [

@@ -4,7 +4,7 @@
 import { imageParam, op } from '../api.js';
 import { announce, clear, errorText, field, fmt, h, table } from '../dom.js';
 import { COLORS, drawFaces, loadImage } from '../draw.js';
-import { collectionSelect, faceName } from './common.js';
+import { collectionSelect, faceName, purposeField, refusalText } from './common.js';
 import { plural } from './detect.js';
 
 export function renderSearch(main, session) {
@@ -12,13 +12,14 @@ export function renderSearch(main, session) {
   const probe = h('input', { type: 'file', accept: 'image/jpeg,image/png', name: 'probe' });
   const threshold = h('input', { type: 'number', min: '0', max: '100', step: '1', value: '80', name: 'threshold' });
   const maxFaces = h('input', { type: 'number', min: '1', max: '4096', step: '1', value: '10', name: 'max-faces' });
+  const purpose = purposeField(collection);
   const output = h('div', { id: 'search-result' });
   const recognize = session.Operations.includes('RecognizeFaces');
   const buttons = [h('button', { type: 'submit', value: 'search' }, 'Search')];
   if (recognize) buttons.push(h('button', { type: 'submit', value: 'recognize', class: 'secondary' }, 'Name every face'));
   const form = h('form', { class: 'panel inline' },
     field('Collection', collection), field('Probe image', probe), field('Similarity threshold (%)', threshold),
-    field('Max matches', maxFaces), ...buttons);
+    field('Max matches', maxFaces), purpose.field, ...buttons);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -33,10 +34,11 @@ export function renderSearch(main, session) {
       const params = {
         CollectionId: collection.value, Image: await imageParam(probe.files[0]), FaceMatchThreshold: Number(threshold.value || 80),
       };
-      if (mode === 'recognize') showRecognized(img, await op('RecognizeFaces', params));
-      else showMatches(img, await op('SearchFacesByImage', { ...params, MaxFaces: Number(maxFaces.value || 10) }));
+      const stated = purpose.input.value;
+      if (mode === 'recognize') showRecognized(img, await op('RecognizeFaces', params, stated));
+      else showMatches(img, await op('SearchFacesByImage', { ...params, MaxFaces: Number(maxFaces.value || 10) }, stated));
     } catch (error) {
-      clear(output, h('p', { class: 'error', role: 'alert' }, errorText(error)));
+      clear(output, h('p', { class: 'error', role: 'alert' }, refusalText(error, purpose.input)));
     }
   });
 

@@ -2,7 +2,7 @@
 
 import { op } from '../api.js';
 import { announce, clear, errorText, field, fmt, h, table } from '../dom.js';
-import { collectionSelect, faceName } from './common.js';
+import { collectionSelect, faceName, purposeField, refusalText } from './common.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -21,10 +21,11 @@ export function renderVideo(main, session) {
   const name = h('input', { type: 'text', name: 'video-name', required: true, placeholder: 'clips/entrance.mp4' });
   const collection = collectionSelect('collection');
   const threshold = h('input', { type: 'number', min: '0', max: '100', step: '1', value: '80', name: 'threshold' });
+  const purpose = purposeField(collection);
   const output = h('div', { id: 'video-result' });
   const form = h('form', { class: 'panel inline' },
     field('Bucket', bucket), field('Video file', name), field('Collection', collection), field('Similarity threshold (%)', threshold),
-    h('button', { type: 'submit' }, 'Start face search'));
+    purpose.field, h('button', { type: 'submit' }, 'Start face search'));
   let timer = null;
 
   form.addEventListener('submit', async (event) => {
@@ -34,11 +35,11 @@ export function renderVideo(main, session) {
       const started = await op('StartFaceSearch', {
         Video: { S3Object: { Bucket: bucket.value.trim(), Name: name.value.trim() } },
         CollectionId: collection.value, FaceMatchThreshold: Number(threshold.value || 80),
-      });
+      }, purpose.input.value);
       announce(`Face search started: job ${started.JobId}.`);
       poll(started.JobId, Date.now());
     } catch (error) {
-      clear(output, h('p', { class: 'error', role: 'alert' }, errorText(error)));
+      clear(output, h('p', { class: 'error', role: 'alert' }, refusalText(error, purpose.input)));
     }
   });
 
