@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.errors import InternalServerError, InvalidParameterException, RegardError
-from regard.service import analysis, audit_log, collections, indexing, searching, users
+from regard.service import analysis, audit_log, clustering, collections, indexing, searching, users
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
@@ -54,6 +54,7 @@ HANDLERS: dict[str, Handler] = {
     "SearchUsers": users.search_users,
     "SearchUsersByImage": users.search_users_by_image,
     audit_log.OPERATION: audit_log.list_audit_records,
+    clustering.OPERATION: clustering.cluster_faces,
 }
 
 

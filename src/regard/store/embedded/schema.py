@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE collections (
@@ -107,7 +107,17 @@ CREATE INDEX jobs_by_token ON jobs (kind, client_request_token) WHERE client_req
 CREATE INDEX jobs_by_status ON jobs (status, created_at);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: ClusterFaces' assignments; a face's row going (DeleteFaces, DeleteCollection, expiry) takes its own.
+_V2 = """
+CREATE TABLE face_clusters (
+    fid        INTEGER PRIMARY KEY REFERENCES faces (fid) ON DELETE CASCADE,
+    cid        INTEGER NOT NULL REFERENCES collections (cid),
+    cluster_id TEXT NOT NULL
+);
+CREATE INDEX face_clusters_by_collection ON face_clusters (cid, cluster_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 class SchemaTooNewError(RuntimeError):

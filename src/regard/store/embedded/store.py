@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,7 @@ class EmbeddedStore:
         with self._wlock:
             with self._write(audit) as c:
                 cid, _, _ = self._collection(c, collection_id)
+                c.execute("DELETE FROM face_clusters WHERE cid = ?", (cid,))
                 c.execute("DELETE FROM faces WHERE cid = ?", (cid,))
                 c.execute("DELETE FROM users WHERE cid = ?", (cid,))
                 c.execute("DELETE FROM collections WHERE cid = ?", (cid,))
@@ -341,6 +342,30 @@ class EmbeddedStore:
             (now, limit),
         )
         return [(c, f) for c, f in found]
+
+    # --- face clusters ---------------------------------------------------------------------------
+    def get_face_clusters(self, collection_id: str) -> dict[str, str]:
+        cid = self._cid(collection_id)
+        found = self._all(
+            "SELECT f.face_id, k.cluster_id FROM face_clusters k JOIN faces f ON f.fid = k.fid "
+            "WHERE k.cid = ?",
+            (cid,),
+        )
+        return dict(found)
+
+    def set_face_clusters(
+        self, collection_id: str, assignments: Mapping[str, str], *, audit: AuditEntry | None = None
+    ) -> None:
+        pairs = json.dumps([[face_id, cluster_id] for face_id, cluster_id in assignments.items()])
+        with self._wlock, self._write(audit) as c:
+            cid, _, _ = self._collection(c, collection_id)
+            c.execute("DELETE FROM face_clusters WHERE cid = ?", (cid,))
+            c.execute(
+                "INSERT INTO face_clusters (fid, cid, cluster_id) SELECT f.fid, f.cid, "
+                "json_extract(j.value, '$[1]') FROM json_each(?) j "
+                "JOIN faces f ON f.cid = ? AND f.face_id = json_extract(j.value, '$[0]')",
+                (pairs, cid),
+            )
 
     # --- users -----------------------------------------------------------------------------------
     def create_user(self, collection_id: str, user_id: str, *, audit: AuditEntry | None = None) -> None:
