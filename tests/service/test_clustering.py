@@ -18,7 +18,8 @@ from regard.errors import (
 from regard.service.app import Regard
 from regard.service.context import RequestContext
 
-PEOPLE = {**gallery("bbt"), **{f"knn-{k}": v for k, v in gallery("knn").items() if k != "test"}}
+PEOPLE = {**gallery("bbt"), **{f"knn-{k}": v for k, v in gallery("knn/train").items()}}
+assert len(PEOPLE) == 13 and len(PEOPLE["knn-alex_lacamoire"]) == 1
 
 
 def index(regard: Regard, collection: str, person: str, path: Path) -> str:
@@ -164,3 +165,28 @@ def test_ids_stay_when_faces_are_added_or_deleted_and_user_faces_are_left_out(tm
         assert not set(amy) & set(without["UnclusteredFaceIds"])
         with_users = run(regard, IncludeUserFaces=True)["Clusters"]
         assert any(set(amy) <= set(c["FaceIds"]) for c in with_users)
+
+
+def test_incremental_run_keeps_clusters_and_adds_newcomers_through_the_index(tmp_path: Path, engine) -> None:
+    with Regard.open(tmp_path / "data", engine=engine) as regard:
+        regard.invoke("CreateCollection", {"CollectionId": "all"})
+        owner = {index(regard, "all", p, path): p for p in ("amy", "raj") for path in PEOPLE[p][:3]}
+        before = {owner[c["FaceIds"][0]]: c["ClusterId"] for c in run(regard)["Clusters"]}
+        owner |= {index(regard, "all", "amy", path): "amy" for path in PEOPLE["amy"][3:]}
+        owner |= {index(regard, "all", "leonard", path): "leonard" for path in PEOPLE["leonard"][:3]}
+        owner |= {index(regard, "all", "knn-alex_lacamoire", PEOPLE["knn-alex_lacamoire"][0]): "alex"}
+        response = run(regard, Incremental=True)
+        named = {owner[c["FaceIds"][0]]: c for c in response["Clusters"]}
+        assert set(named) == {"amy", "raj", "leonard"}
+        for person, cluster in named.items():
+            assert {owner[f] for f in cluster["FaceIds"]} == {person}
+        assert named["amy"]["ClusterId"] == before["amy"] and len(named["amy"]["FaceIds"]) == len(
+            PEOPLE["amy"]
+        )
+        assert named["raj"]["ClusterId"] == before["raj"]
+        assert named["leonard"]["ClusterId"] not in before.values()
+        assert [owner[f] for f in response["UnclusteredFaceIds"]] == ["alex"]
+        full = {c["ClusterId"]: sorted(c["FaceIds"]) for c in run(regard)["Clusters"]}
+        assert full == {c["ClusterId"]: sorted(c["FaceIds"]) for c in response["Clusters"]}
+        record = regard.store.list_audit(collection_id="all")[-2]
+        assert record.entry.details["incremental"] is True

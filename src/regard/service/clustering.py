@@ -8,6 +8,11 @@ pages the clusters:
   cluster the previous ID it shares most faces with (``grouping.keep_cluster_ids``), so a person found once
   keeps the ID after faces are added or deleted, and only new people get new IDs. Because it writes these
   assignments, ClusterFaces needs an ``index`` key.
+* Incremental (``Incremental: true``): the last run's clusters stay as they are (less deleted faces); each
+  face not in one looks up its neighbours in the collection's vector index (``Store.search_faces``) and joins
+  the cluster they vote for if it passes the same cohesion check; only the faces left over are clustered
+  afresh. It costs k searches per new face instead of a new graph over everything, but never merges or
+  splits existing clusters: run without it (the default) now and then, with the same ClusterThreshold.
 * Paging: the first page (no NextToken) clusters and stores; later pages read the stored assignments, so
   all pages describe one run. Clusters are ordered by ClusterId; UnclusteredFaceIds come with the first page.
 * Cohesion is the similarity (0-100, ``vision.similarity``) of the cluster's mean pairwise cosine; the
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from regard.errors import InvalidParameterException
-from regard.grouping import cluster_vectors, describe, keep_cluster_ids
+from regard.grouping import EJECT_MARGIN, cluster_vectors, describe, keep_cluster_ids
 from regard.service import params as p
 from regard.service.common import page, require_same_model
 from regard.service.context import RequestContext
@@ -40,6 +45,7 @@ DEFAULT_MIN_CLUSTER_SIZE = 2
 DEFAULT_MAX_RESULTS = 1000
 MAX_RESULTS = 4096
 _READ_PAGE = 10_000
+DEFAULT_K = 20  # neighbours a new face looks at when it joins an existing cluster
 
 
 def cluster_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -47,6 +53,7 @@ def cluster_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -
     threshold = p.number(params, "ClusterThreshold", default=DEFAULT_THRESHOLD)
     min_size = p.integer(params, "MinClusterSize", default=DEFAULT_MIN_CLUSTER_SIZE, low=2, high=None)
     include_users = _boolean(params, "IncludeUserFaces")
+    incremental = _boolean(params, "Incremental")
     limit = p.integer(params, "MaxResults", default=DEFAULT_MAX_RESULTS, low=1, high=MAX_RESULTS)
     token = p.string(params, "NextToken", required=False)
     collection = regard.store.get_collection(collection_id)
@@ -54,7 +61,9 @@ def cluster_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -
     scope = f"{collection_id}|{threshold!r}|{min_size}|{include_users}"
     unclustered: list[str] = []
     if token is None:
-        assignments, unclustered, faces = _cluster(regard, collection_id, threshold, min_size, include_users)
+        assignments, unclustered, faces = _cluster(
+            regard, collection_id, threshold, min_size, include_users, incremental
+        )
     else:
         assignments = regard.store.get_face_clusters(collection_id)
     members: dict[str, list[str]] = {}
@@ -75,6 +84,7 @@ def cluster_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -
         details.update(
             min_cluster_size=min_size,
             include_user_faces=include_users,
+            incremental=incremental,
             faces=faces,
             clusters=len(members),
             clustered_faces=len(assignments),
@@ -99,9 +109,35 @@ def _boolean(params: dict[str, Any], name: str) -> bool:
 
 
 def _cluster(
-    regard: Regard, collection_id: str, threshold: float, min_size: int, include_users: bool
+    regard: Regard,
+    collection_id: str,
+    threshold: float,
+    min_size: int,
+    include_users: bool,
+    incremental: bool,
 ) -> tuple[dict[str, str], list[str], int]:
     """(face_id -> ClusterId, unclustered face IDs, faces considered) for one run."""
+    face_ids, vectors = _faces_in_scope(regard, collection_id, include_users)
+    if not face_ids:
+        return {}, [], 0
+    cosine = cosine_from_similarity(threshold)
+    previous = regard.store.get_face_clusters(collection_id)
+    kept: dict[str, str] = {}
+    if incremental and previous:
+        kept = _kept_clusters(previous, set(face_ids), min_size)
+        kept |= _join_existing(regard, collection_id, face_ids, vectors, kept, cosine)
+    rest = [i for i, face in enumerate(face_ids) if face not in kept]
+    groups, loose = cluster_vectors(vectors[rest], threshold=cosine, min_size=min_size) if rest else ([], [])
+    named = [[face_ids[rest[i]] for i in group.members] for group in groups]
+    taken = set(kept.values())
+    old = {face: cluster for face, cluster in previous.items() if cluster not in taken}
+    ids = keep_cluster_ids(named, old)
+    assignments = dict(kept)
+    assignments |= {face: cluster_id for cluster_id, faces in zip(ids, named, strict=True) for face in faces}
+    return assignments, sorted(face_ids[rest[i]] for i in loose), len(face_ids)
+
+
+def _faces_in_scope(regard: Regard, collection_id: str, include_users: bool) -> tuple[list[str], np.ndarray]:
     face_ids: list[str] = []
     vectors: list[np.ndarray] = []
     after: str | None = None
@@ -118,14 +154,55 @@ def _cluster(
                 vectors.append(found[face_id])
         if len(batch) < _READ_PAGE:
             break
-    if not face_ids:
-        return {}, [], 0
-    matrix = np.stack(vectors).astype(np.float32)
-    groups, loose = cluster_vectors(matrix, threshold=cosine_from_similarity(threshold), min_size=min_size)
-    named = [[face_ids[i] for i in group.members] for group in groups]
-    ids = keep_cluster_ids(named, regard.store.get_face_clusters(collection_id))
-    assignments = {face: cluster_id for cluster_id, faces in zip(ids, named, strict=True) for face in faces}
-    return assignments, sorted(face_ids[i] for i in loose), len(face_ids)
+    matrix = np.stack(vectors).astype(np.float32) if vectors else np.empty((0, 0), np.float32)
+    return face_ids, matrix
+
+
+def _kept_clusters(previous: dict[str, str], in_scope: set[str], min_size: int) -> dict[str, str]:
+    """The last run's clusters, less faces gone or now out of scope; those left too small dissolve."""
+    members: dict[str, list[str]] = {}
+    for face, cluster in previous.items():
+        if face in in_scope:
+            members.setdefault(cluster, []).append(face)
+    return {face: c for c, faces in members.items() if len(faces) >= min_size for face in faces}
+
+
+def _join_existing(
+    regard: Regard,
+    collection_id: str,
+    face_ids: list[str],
+    vectors: np.ndarray,
+    kept: dict[str, str],
+    cosine: float,
+) -> dict[str, str]:
+    """New faces that join a kept cluster: found through the vector index, then checked like a member.
+
+    A face's neighbours at or above the threshold vote for their clusters with their cosines (a Chinese
+    Whispers step); it joins the winner if its mean cosine to that cluster passes the cohesion check.
+    """
+    sums: dict[str, tuple[np.ndarray, int]] = {}
+    joined: dict[str, str] = {}
+    for i, face in enumerate(face_ids):
+        if face in kept:
+            continue
+        votes: dict[str, float] = {}
+        for record, score in regard.store.search_faces(
+            collection_id, vectors[i], max_results=DEFAULT_K, min_cosine=cosine, exclude=(face,)
+        ):
+            cluster = kept.get(record.face_id)
+            if cluster is not None:
+                votes[cluster] = votes.get(cluster, 0.0) + score
+        if not votes:
+            continue
+        best = min(votes, key=lambda c: (-votes[c], c))
+        if best not in sums:
+            members = [f for f, c in kept.items() if c == best]
+            found = regard.store.get_embeddings(collection_id, members)
+            sums[best] = (np.sum([found[f] for f in members], axis=0), len(found))
+        total, count = sums[best]
+        if count and float(vectors[i] @ total) / count >= cosine - EJECT_MARGIN:
+            joined[face] = best
+    return joined
 
 
 def _describe_page(
