@@ -23,7 +23,6 @@ Synthetic: unit vectors in identity clusters (1-12 faces each, within 2,000 broa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -34,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from measure_similarity import labelled_images  # noqa: E402
+from measure_similarity import embed_labelled, labelled_images  # noqa: E402
 
 from regard.evaluation.clustering import ClusteringScores, score_clustering  # noqa: E402
 from regard.grouping import cluster_vectors  # noqa: E402
@@ -61,29 +60,12 @@ def embed_all(data: Path, cache: Path | None) -> tuple[np.ndarray, list[str], li
     if cache is not None and cache.exists():
         saved = np.load(cache, allow_pickle=False)
         return saved["emb"], saved["labels"].tolist(), saved["sets"].tolist()
-    from regard.errors import RegardError
-    from regard.vision.engine import FaceEngine
-    from regard.vision.image import read_image_file
-
-    engine = FaceEngine()
-    seen: set[str] = set()
-    vectors, labels, sets = [], [], []
-    for set_name, identity, path in labelled_images(data) + compreface_images(data):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in seen:
-            continue
-        seen.add(digest)
-        try:
-            image = read_image_file(path)
-        except RegardError:
-            continue
-        faces = engine.detect(image, max_faces=1)
-        if not faces:
-            continue
-        vectors.append(engine.embed(image, faces)[0])
-        labels.append(identity if set_name != "compreface" else f"compreface-{identity}")  # Obama is Obama
-        sets.append(set_name)
-    emb = np.stack(vectors).astype(np.float32)
+    items = [
+        (set_name, identity if set_name != "compreface" else f"compreface-{identity}", path)
+        for set_name, identity, path in labelled_images(data) + compreface_images(data)
+    ]  # identities across sets share a name on purpose: Obama is Obama
+    labels, sets, emb, _ = embed_labelled(items)
+    emb = emb.astype(np.float32)
     if cache is not None:  # templates: kept private, outside the repository
         fd = os.open(cache, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:

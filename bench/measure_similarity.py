@@ -65,14 +65,14 @@ def labelled_images(data: Path) -> list[tuple[str, str, Path]]:
     return items
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
-    args = parser.parse_args()
+def embed_labelled(
+    items: list[tuple[str, str, Path]],
+) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """(identities, sets, largest-face embeddings, skipped files) of ``items``; identical files count once."""
     engine = FaceEngine()
     seen: set[str] = set()
     labels, sets, vectors, skipped = [], [], [], []
-    for set_name, identity, path in labelled_images(args.data):
+    for set_name, identity, path in items:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest in seen:
             continue
@@ -89,7 +89,14 @@ def main() -> None:
         labels.append(identity)
         sets.append(set_name)
         vectors.append(engine.embed(image, faces)[0])
-    emb = np.stack(vectors)
+    return labels, sets, np.stack(vectors), skipped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    args = parser.parse_args()
+    labels, sets, emb, skipped = embed_labelled(labelled_images(args.data))
     genuine, impostor, worst = [], [], []
     for i, j in itertools.combinations(range(len(labels)), 2):
         cos = float(emb[i] @ emb[j])
