@@ -63,6 +63,7 @@ def test_cluster_json_contact_sheet_and_to_users(tmp_path: Path, engine) -> None
     assert code == 2 and "--images" in out  # Regard keeps no face images: it must be told where they are
     code, out = run("cluster", "c", "--contact-sheet", str(sheet), "--images", str(photos), "--data", data)
     assert code == 0 and "9 faces" in out, out
+    assert sheet.stat().st_mode & 0o777 == 0o600
     pixels = cv2.imread(str(sheet))
     assert pixels.shape == (3 * (160 + 24), 3 * 160, 3)  # a row per cluster, three faces each
     for r in range(3):

@@ -45,3 +45,4 @@ def write_sheet(rows: Sequence[Sequence[Pixels]], out: Path) -> None:
             sheet[r * th : (r + 1) * th, c * tw : (c + 1) * tw] = tile
     if not cv2.imwrite(str(out), sheet):
         raise click.ClickException(f"Could not write {out}.")
+    out.chmod(0o600)  # faces are biometric data: readable by their owner only
