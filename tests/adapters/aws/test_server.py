@@ -525,7 +525,20 @@ def test_cluster_faces_over_the_wire(server: ServerProcess, monkeypatch: pytest.
     from regard.adapters.aws.model import EXTRAS_PATH
 
     monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
-    rek = _client(server)  # a new client reads AWS_DATA_PATH
+
+    def client(key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:  # a new session reads it
+        made = boto3.session.Session().client(
+            "rekognition",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=Config(retries={"mode": "standard", "max_attempts": 1}),
+        )
+        made.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
+        return made
+
+    rek = client()
     name = _collection(rek, "clustered")
     galleries = DATA.parent / "galleries"
     owner: dict[str, str] = {}
@@ -562,9 +575,9 @@ def test_cluster_faces_over_the_wire(server: ServerProcess, monkeypatch: pytest.
         rek.cluster_faces(CollectionId=name, ClusterThreshold=100.5)
     assert _code(caught) == "ValidationException"  # the model's range, checked as Rekognition checks it
     with pytest.raises(ClientError) as caught:
-        _client(server, *server.keys["search"]).cluster_faces(CollectionId=name)
+        client(*server.keys["search"]).cluster_faces(CollectionId=name)
     assert _code(caught) == "AccessDeniedException"
-    audit = _client(server).list_audit_records(CollectionId=name)["Records"]
+    audit = rek.list_audit_records(CollectionId=name)["Records"]
     runs = [r for r in audit if r["Operation"] == "ClusterFaces" and '"outcome"' not in r["Details"]]
     assert runs[0]["AccessKeyId"] == BOOT_KEY_ID
     details = json.loads(runs[0]["Details"])
