@@ -60,8 +60,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 CALLED: set[str] = set()  # operations sent through boto3 in this module, successful or not
 
 
-def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
-    client = boto3.client(
+def _client(
+    server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, *, fresh: bool = False
+) -> Any:
+    """A client of the server; ``fresh``: from a new session, which reads AWS_DATA_PATH (Regard's extras)."""
+    client = (boto3.session.Session() if fresh else boto3).client(
         "rekognition",
         endpoint_url=server.url,
         region_name="us-east-1",
@@ -526,19 +529,7 @@ def test_cluster_faces_over_the_wire(server: ServerProcess, monkeypatch: pytest.
 
     monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
 
-    def client(key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:  # a new session reads it
-        made = boto3.session.Session().client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            config=Config(retries={"mode": "standard", "max_attempts": 1}),
-        )
-        made.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
-        return made
-
-    rek = client()
+    rek = _client(server, fresh=True)
     name = _collection(rek, "clustered")
     galleries = DATA.parent / "galleries"
     owner: dict[str, str] = {}
@@ -575,7 +566,7 @@ def test_cluster_faces_over_the_wire(server: ServerProcess, monkeypatch: pytest.
         rek.cluster_faces(CollectionId=name, ClusterThreshold=100.5)
     assert _code(caught) == "ValidationException"  # the model's range, checked as Rekognition checks it
     with pytest.raises(ClientError) as caught:
-        client(*server.keys["search"]).cluster_faces(CollectionId=name)
+        _client(server, *server.keys["search"], fresh=True).cluster_faces(CollectionId=name)
     assert _code(caught) == "AccessDeniedException"
     audit = rek.list_audit_records(CollectionId=name)["Records"]
     runs = [r for r in audit if r["Operation"] == "ClusterFaces" and '"outcome"' not in r["Details"]]
