@@ -221,6 +221,72 @@ def synthetic_run(n: int, peers_n: int, default: float) -> list[str]:
     return lines
 
 
+def incremental_run(n: int, added: int) -> list[str]:
+    """ClusterFaces through the service on an embedded store: a full run on n faces, then ``added`` more
+    faces clustered with Incremental (joining through the vector index) and, for comparison, in full."""
+    import shutil
+    import tempfile
+    import types
+    import uuid
+
+    from regard.service.app import Regard
+    from regard.store.embedded import EmbeddedStore
+    from regard.store.records import BoundingBox, CollectionRecord, FaceRecord
+
+    x, labels = synthetic(n + added)
+    folder = Path(tempfile.mkdtemp(prefix="regard-bench-cluster-"))
+    store = EmbeddedStore(folder / "data", save_interval=1e9)
+    regard = Regard(store, engine=types.SimpleNamespace(model_version="synthetic/1"))  # no images here
+    lines = [
+        f"### Incremental: {added:,} faces added to {n:,} already clustered (through the service and store)",
+        "",
+        "| run | seconds | CPU seconds | pairwise P | pairwise R | BCubed F |",
+        "|---|---|---|---|---|---|",
+    ]
+    try:
+        store.create_collection(CollectionRecord("bench", "synthetic/1", DIM, time.time()))
+        box = BoundingBox(0.1, 0.1, 0.5, 0.5)
+        ids = [str(uuid.uuid4()) for _ in range(n + added)]
+        truth = dict(zip(ids, labels.tolist(), strict=True))
+
+        def add(lo: int, hi: int) -> None:
+            for s in range(lo, hi, 5000):
+                e = min(hi, s + 5000)
+                store.add_faces("bench", [FaceRecord(f, f, box, 99.0, "7.0", 0.0) for f in ids[s:e]], x[s:e])
+
+        def run(name: str, **params: object) -> None:
+            start, cpu = time.perf_counter(), time.process_time()
+            out = regard.invoke("ClusterFaces", {"CollectionId": "bench", "MaxResults": 4096, **params})
+            token = out.get("NextToken")
+            clusters = list(out["Clusters"])
+            while token:
+                page = regard.invoke(
+                    "ClusterFaces", {"CollectionId": "bench", "MaxResults": 4096, "NextToken": token}
+                )
+                clusters += page["Clusters"]
+                token = page.get("NextToken")
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            found = {f: c["ClusterId"] for c in clusters for f in c["FaceIds"]}
+            loose = set(out["UnclusteredFaceIds"])
+            have = [f for f in ids if f in found or f in loose]
+            s = score_clustering([found.get(f) for f in have], [truth[f] for f in have])
+            lines.append(
+                f"| {name} | {seconds:.1f} | {cpu:.1f} | {s.pairwise_precision:.3f} | "
+                f"{s.pairwise_recall:.3f} | {s.bcubed_f:.3f} |"
+            )
+            print(lines[-1], flush=True)
+
+        add(0, n)
+        run(f"full, {n:,} faces")
+        add(n, n + added)
+        run(f"Incremental, +{added:,}", Incremental=True)
+        run(f"full, {n + added:,} faces")
+    finally:
+        store.close()
+        shutil.rmtree(folder)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -229,6 +295,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="keep the embeddings here between runs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/cluster.md")
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--incremental", type=int, nargs=2, metavar=("N", "ADDED"), default=None)
     args = parser.parse_args()
     default = cosine_from_similarity(DEFAULT_THRESHOLD)
     load = os.getloadavg()
@@ -249,7 +317,10 @@ def main() -> None:
         emb, labels, sets = embed_all(args.data or shared_data(), args.cache)
         lines += real_sets(emb, labels, sets, default)
         print("\n".join(lines), flush=True)
-    lines += ["", *synthetic_run(args.synthetic, args.peers_synthetic, default)]
+    if not args.skip_synthetic:
+        lines += ["", *synthetic_run(args.synthetic, args.peers_synthetic, default)]
+    if args.incremental:
+        lines += ["", *incremental_run(*args.incremental)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -181,6 +181,9 @@ def _join_existing(
     Whispers step); it joins the winner if its mean cosine to that cluster passes the cohesion check.
     """
     sums: dict[str, tuple[np.ndarray, int]] = {}
+    members: dict[str, list[str]] = {}
+    for member, cluster in kept.items():
+        members.setdefault(cluster, []).append(member)
     joined: dict[str, str] = {}
     for i, face in enumerate(face_ids):
         if face in kept:
@@ -196,9 +199,8 @@ def _join_existing(
             continue
         best = min(votes, key=lambda c: (-votes[c], c))
         if best not in sums:
-            members = [f for f, c in kept.items() if c == best]
-            found = regard.store.get_embeddings(collection_id, members)
-            sums[best] = (np.sum([found[f] for f in members], axis=0), len(found))
+            found = regard.store.get_embeddings(collection_id, members[best])
+            sums[best] = (np.sum(list(found.values()), axis=0), len(found))
         total, count = sums[best]
         if count and float(vectors[i] @ total) / count >= cosine - EJECT_MARGIN:
             joined[face] = best
