@@ -12,8 +12,8 @@ pages the clusters:
   face not in one looks up its neighbours in the collection's vector index (``Store.search_faces``) and joins
   the cluster they vote for if it passes the same cohesion check; only the faces left over are clustered
   afresh. It never merges or splits existing clusters: run without it (the default) now and then, with the
-  same ClusterThreshold. Measured, it is not cheaper than a full run at 10,000 faces (bench/results/cluster.md):
-  one search per unclustered face costs more per face than the full run's batched kNN graph.
+  same ClusterThreshold. Measured, it is not cheaper than a full run at 10,000 faces
+  (bench/results/cluster.md): one search per unclustered face costs more than the full run's batched graph.
 * Paging: the first page (no NextToken) clusters and stores; later pages read the stored assignments, so
   all pages describe one run. Clusters are ordered by ClusterId; UnclusteredFaceIds come with the first page.
 * Cohesion is the similarity (0-100, ``vision.similarity``) of the cluster's mean pairwise cosine; the
