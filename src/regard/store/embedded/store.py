@@ -356,15 +356,13 @@ class EmbeddedStore:
     def set_face_clusters(
         self, collection_id: str, assignments: Mapping[str, str], *, audit: AuditEntry | None = None
     ) -> None:
-        pairs = json.dumps([[face_id, cluster_id] for face_id, cluster_id in assignments.items()])
         with self._wlock, self._write(audit) as c:
             cid, _, _ = self._collection(c, collection_id)
             c.execute("DELETE FROM face_clusters WHERE cid = ?", (cid,))
-            c.execute(
-                "INSERT INTO face_clusters (fid, cid, cluster_id) SELECT f.fid, f.cid, "
-                "json_extract(j.value, '$[1]') FROM json_each(?) j "
-                "JOIN faces f ON f.cid = ? AND f.face_id = json_extract(j.value, '$[0]')",
-                (pairs, cid),
+            c.executemany(  # one index lookup per face (a join on json_each took 17 s for 5,000 faces)
+                "INSERT INTO face_clusters (fid, cid, cluster_id) "
+                "SELECT fid, cid, ? FROM faces WHERE cid = ? AND face_id = ?",
+                [(cluster_id, cid, face_id) for face_id, cluster_id in assignments.items()],
             )
 
     # --- users -----------------------------------------------------------------------------------
