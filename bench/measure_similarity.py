@@ -18,6 +18,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+from shared_data import shared_data
 
 from regard.errors import RegardError
 from regard.vision.engine import FaceEngine
@@ -65,23 +66,14 @@ def labelled_images(data: Path) -> list[tuple[str, str, Path]]:
     return items
 
 
-def shared_data() -> Path:
-    """``../shared/data`` beside the repository (CI), else two levels up (a git worktree)."""
-    root = Path(__file__).resolve().parents[1]
-    for base in (root.parent, root.parent.parent):
-        if (base / "shared" / "data").is_dir():
-            return base / "shared" / "data"
-    return root.parent / "shared" / "data"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=shared_data())
-    args = parser.parse_args()
+def embed_labelled(
+    items: list[tuple[str, str, Path]],
+) -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """(identities, sets, largest-face embeddings, skipped files) of ``items``; identical files count once."""
     engine = FaceEngine()
     seen: set[str] = set()
     labels, sets, vectors, skipped = [], [], [], []
-    for set_name, identity, path in labelled_images(args.data):
+    for set_name, identity, path in items:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest in seen:
             continue
@@ -98,7 +90,14 @@ def main() -> None:
         labels.append(identity)
         sets.append(set_name)
         vectors.append(engine.embed(image, faces)[0])
-    emb = np.stack(vectors)
+    return labels, sets, np.stack(vectors), skipped
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=shared_data())
+    args = parser.parse_args()
+    labels, sets, emb, skipped = embed_labelled(labelled_images(args.data))
     genuine, impostor, worst = [], [], []
     for i, j in itertools.combinations(range(len(labels)), 2):
         cos = float(emb[i] @ emb[j])

@@ -308,6 +308,27 @@ class StoreContract:
         assert store.expired_faces(1e9, limit=1) == [("keep", explicit[0].face_id)]
 
     # --- users -----------------------------------------------------------------------------------
+    # --- face clusters ---------------------------------------------------------------------------
+    def test_face_clusters_replace_and_follow_deletions(self, store: Store, rng: np.random.Generator) -> None:
+        faces, _ = self._filled(store, rng, 6)
+        ids = [f.face_id for f in faces]
+        assert store.get_face_clusters("c1") == {}
+        store.set_face_clusters("c1", {ids[0]: "k1", ids[1]: "k1", ids[2]: "k2", str(uuid.uuid4()): "k9"})
+        assert store.get_face_clusters("c1") == {ids[0]: "k1", ids[1]: "k1", ids[2]: "k2"}
+        audit = AuditEntry("ClusterFaces", collection_id="c1")
+        store.set_face_clusters("c1", {ids[3]: "k3", ids[4]: "k3"}, audit=audit)
+        assert store.get_face_clusters("c1") == {ids[3]: "k3", ids[4]: "k3"}
+        assert store.list_audit(collection_id="c1")[-1].entry.operation == "ClusterFaces"
+        store.delete_faces("c1", [ids[3]])
+        assert store.get_face_clusters("c1") == {ids[4]: "k3"}
+        with pytest.raises(ResourceNotFoundException):
+            store.get_face_clusters("nope")
+        with pytest.raises(ResourceNotFoundException):
+            store.set_face_clusters("nope", {})
+        store.delete_collection("c1")
+        store.create_collection(collection())
+        assert store.get_face_clusters("c1") == {}
+
     def test_users(self, store: Store, rng: np.random.Generator) -> None:
         faces, _ = self._filled(store, rng, 6)
         store.create_user("c1", "u1")

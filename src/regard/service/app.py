@@ -21,6 +21,7 @@ from regard.errors import InternalServerError, InvalidParameterException, Regard
 from regard.service import (
     analysis,
     audit_log,
+    clustering,
     collections,
     indexing,
     recognizing,
@@ -66,6 +67,7 @@ HANDLERS: dict[str, Handler] = {
     audit_log.OPERATION: audit_log.list_audit_records,
     recognizing.OPERATION: recognizing.recognize_faces,
     subject_report.OPERATION: subject_report.list_subject_audit_records,
+    clustering.OPERATION: clustering.cluster_faces,
 }
 
 

@@ -29,6 +29,7 @@ INDEX_OPERATIONS = SEARCH_OPERATIONS | {
     "CreateUser",
     "AssociateFaces",
     "DisassociateFaces",
+    "ClusterFaces",  # writes cluster assignments (stable ClusterIds), see service/clustering.py
 }
 # admin may do everything, including deletions, collection lifecycle and reading the audit log;
 # stream-processor control (Create/Start/Stop/Update/Delete) is admin only.

@@ -9,7 +9,7 @@ Unknown collections raise ``ResourceNotFoundException``; everything else returns
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -110,6 +110,15 @@ class Store(Protocol):
 
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         """(collection_id, face_id) of faces whose expires_at is at or before ``now``."""
+
+    # --- face clusters (ClusterFaces) -------------------------------------------------------------
+    def get_face_clusters(self, collection_id: str) -> dict[str, str]:
+        """face_id -> cluster_id as last set; a deleted face drops out of it with its row."""
+
+    def set_face_clusters(
+        self, collection_id: str, assignments: Mapping[str, str], *, audit: AuditEntry | None = None
+    ) -> None:
+        """Replace the collection's cluster assignments; face IDs that do not exist are ignored."""
 
     # --- users -----------------------------------------------------------------------------------
     def create_user(self, collection_id: str, user_id: str, *, audit: AuditEntry | None = None) -> None:

@@ -744,6 +744,58 @@ def test_aws_cli_sends_a_signed_purpose_through_the_plugin(server: ServerProcess
     assert json.loads(records[-1]["Details"])["purpose"] == purpose
 
 
+def test_cluster_faces_over_the_wire(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ClusterFaces is Regard's (sdk-extras): real faces of four people and one loner, through boto3."""
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+
+    rek = _client(server)
+    name = _collection(rek, "clustered")
+    galleries = DATA.parent / "galleries"
+    owner: dict[str, str] = {}
+    photos = [
+        (p, path)
+        for p in ("amy", "howard", "raj", "stuart")
+        for path in sorted((galleries / "bbt" / p).iterdir())
+    ]
+    photos.append(("alex", galleries / "knn" / "train" / "alex_lacamoire" / "img1.jpg"))
+    for person, path in photos:
+        done = rek.index_faces(
+            CollectionId=name, Image={"Bytes": path.read_bytes()}, ExternalImageId=person, MaxFaces=1
+        )
+        owner[done["FaceRecords"][0]["Face"]["FaceId"]] = person
+    first = rek.cluster_faces(CollectionId=name, MaxResults=3)
+    assert len(first["Clusters"]) == 3 and "NextToken" in first
+    rest = rek.cluster_faces(CollectionId=name, MaxResults=3, NextToken=first["NextToken"])
+    assert "NextToken" not in rest and rest["UnclusteredFaceIds"] == []
+    clusters = first["Clusters"] + rest["Clusters"]
+    assert sorted(owner[c["FaceIds"][0]] for c in clusters) == ["amy", "howard", "raj", "stuart"]
+    for cluster in clusters:
+        assert {owner[f] for f in cluster["FaceIds"]} == {owner[cluster["FaceIds"][0]]}
+        assert cluster["RepresentativeFaceId"] in cluster["FaceIds"] and 80 <= cluster["Cohesion"] <= 100
+    assert [owner[f] for f in first["UnclusteredFaceIds"]] == ["alex"]
+    again = rek.cluster_faces(CollectionId=name)
+    assert {c["ClusterId"] for c in again["Clusters"]} == {c["ClusterId"] for c in clusters}
+    with pytest.raises(ClientError) as caught:
+        rek.cluster_faces(CollectionId=name, NextToken=first["NextToken"][:-2])
+    assert _code(caught) == "InvalidPaginationTokenException"
+    with pytest.raises(ClientError) as caught:
+        rek.cluster_faces(CollectionId="nope-" + name)
+    assert _code(caught) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as caught:
+        rek.cluster_faces(CollectionId=name, ClusterThreshold=100.5)
+    assert _code(caught) == "ValidationException"  # the model's range, checked as Rekognition checks it
+    with pytest.raises(ClientError) as caught:
+        _client(server, *server.keys["search"]).cluster_faces(CollectionId=name)
+    assert _code(caught) == "AccessDeniedException"
+    audit = rek.list_audit_records(CollectionId=name)["Records"]
+    runs = [r for r in audit if r["Operation"] == "ClusterFaces" and '"outcome"' not in r["Details"]]
+    assert runs[0]["AccessKeyId"] == BOOT_KEY_ID
+    details = json.loads(runs[0]["Details"])
+    assert details["faces"] == len(owner) and details["clusters"] == 4 and details["unclustered"] == 1
+
+
 def test_every_offered_operation_is_exercised() -> None:
     """Every Rekognition operation the service offers went through boto3 above (Regard's own too)."""
     from regard.adapters.aws.model import service_model

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "regard.adapters.cli.video",
     "regard.adapters.cli.stream",
     "regard.adapters.cli.evaluate",
+    "regard.adapters.cli.clusters",
 ]
 
 

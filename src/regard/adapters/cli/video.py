@@ -479,7 +479,6 @@ def write_contact_sheet(
     video_path: Path, boxes: list[Box], out: Path, *, tile: int = 160, columns: int = 6
 ) -> None:
     """One tile per person (or face track): the largest view of the face, with its label."""
-    import cv2
     import numpy as np
 
     from regard.vision.video import VideoReader
@@ -502,31 +501,11 @@ def write_contact_sheet(
                 crops[pending.pop(0)] = frame.pixels
             if not pending:
                 break
+    from regard.adapters.cli.sheets import face_tile, write_sheet
+
     tiles = []
     for ts, b, label, number in wanted:
         pixels = crops.get(ts)
-        if pixels is None:
-            continue
-        h, w = pixels.shape[:2]
-        cx, cy = (b["Left"] + b["Width"] / 2) * w, (b["Top"] + b["Height"] / 2) * h
-        half = max(b["Width"] * w, b["Height"] * h) * 0.8
-        x1, y1 = int(max(cx - half, 0)), int(max(cy - half, 0))
-        x2, y2 = int(min(cx + half, w)), int(min(cy + half, h))
-        crop = cv2.resize(pixels[y1:y2, x1:x2], (tile, tile), interpolation=cv2.INTER_AREA)
-        canvas = np.full((tile + 24, tile, 3), 255, np.uint8)
-        canvas[:tile] = crop
-        name = label or f"#{number}"
-        text = f"{name[:19]} {ts / 1000:.1f}s"
-        cv2.putText(
-            canvas, text, (4, tile + 17), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
-        )
-        tiles.append(canvas)
-    if not tiles:
-        tiles.append(np.full((tile + 24, tile, 3), 255, np.uint8))
-    rows = math.ceil(len(tiles) / columns)
-    sheet = np.full((rows * (tile + 24), min(columns, len(tiles)) * tile, 3), 255, np.uint8)
-    for i, canvas in enumerate(tiles):
-        r, c = divmod(i, columns)
-        sheet[r * (tile + 24) : (r + 1) * (tile + 24), c * tile : (c + 1) * tile] = canvas
-    if not cv2.imwrite(str(out), sheet):
-        raise click.ClickException(f"Could not write {out}.")
+        if pixels is not None:
+            tiles.append(face_tile(pixels, b, f"{(label or f'#{number}')[:19]} {ts / 1000:.1f}s", tile=tile))
+    write_sheet([tiles[i : i + columns] for i in range(0, len(tiles), columns)], out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE collections (
@@ -129,7 +129,17 @@ CREATE TABLE stream_processors (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# v4: ClusterFaces' assignments; a face's row going (DeleteFaces, DeleteCollection, expiry) takes its own.
+_V4 = """
+CREATE TABLE face_clusters (
+    fid        INTEGER PRIMARY KEY REFERENCES faces (fid) ON DELETE CASCADE,
+    cid        INTEGER NOT NULL REFERENCES collections (cid),
+    cluster_id TEXT NOT NULL
+);
+CREATE INDEX face_clusters_by_collection ON face_clusters (cid, cluster_id);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 class SchemaTooNewError(RuntimeError):
