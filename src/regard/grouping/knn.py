@@ -47,7 +47,7 @@ def _exact(x: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[n
 
 
 def _hnsw(x: NDArray[np.float32], k: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    from usearch.index import Index
+    from regard.store.usearch_loader import Index
 
     index = Index(ndim=x.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=64)
     index.expansion_search = max(64, 2 * k)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from usearch.index import Index
+
+from regard.store.usearch_loader import Index
 
 log = logging.getLogger(__name__)
 
