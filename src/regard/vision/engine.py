@@ -46,13 +46,17 @@ class FaceEngine:
         )
         self._recogniser = Lazy(
             lambda: Recogniser(
-                self._session(recogniser_file), recogniser_file.normalisation, self.pack.embedding_size
+                self._session(recogniser_file, fixed_input=True),
+                recogniser_file.normalisation,
+                self.pack.embedding_size,
             )
         )
         self._landmarks: Lazy[LandmarkModel] | None = None
         if landmark_file is not None:
             self._landmarks = Lazy(
-                lambda: LandmarkModel(self._session(landmark_file), landmark_file.normalisation)
+                lambda: LandmarkModel(
+                    self._session(landmark_file, fixed_input=True), landmark_file.normalisation
+                )
             )
 
     @property
@@ -139,6 +143,8 @@ class FaceEngine:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
         return self._recogniser.get().embed(align_faces(image.pixels, keypoints))
 
-    def _session(self, pack_file: PackFile):
+    def _session(self, pack_file: PackFile, *, fixed_input: bool = False):
         model = prelu_as_relu(pack_file.read_verified())
-        return create_session(model, name=str(pack_file.path), threads=self._threads)
+        return create_session(
+            model, name=str(pack_file.path), threads=self._threads, fixed_input=fixed_input
+        )

@@ -28,7 +28,7 @@ def default_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def session_options(threads: int | None = None) -> ort.SessionOptions:
+def session_options(threads: int | None = None, *, fixed_input: bool = False) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
@@ -38,20 +38,27 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     # Memory stays flat under images of every size: the CPU arena keeps the largest buffers ever needed and
-    # grows in steps, and a memory pattern is planned and kept per input shape; both grew RSS without bound
-    # (bench/results/memory.md). Buffers now come from malloc per run and go back to it.
-    options.enable_cpu_mem_arena = False
-    options.enable_mem_pattern = False
+    # grows in steps, and a memory pattern is planned and kept per input shape; for the detector, whose
+    # input takes the image's shape, both grew RSS without bound (bench/results/memory.md), so its buffers
+    # come from malloc per run and go back to it. Models with a fixed crop size (``fixed_input``: the
+    # recogniser's 112 x 112, the landmarks' 192 x 192, batches of at most 32) see a bounded set of shapes,
+    # and there the arena and patterns halve the time per face (bench/results/engine.md).
+    options.enable_cpu_mem_arena = fixed_input
+    options.enable_mem_pattern = fixed_input
     return options
 
 
-def create_session(model: bytes, *, name: str, threads: int | None = None) -> ort.InferenceSession:
+def create_session(
+    model: bytes, *, name: str, threads: int | None = None, fixed_input: bool = False
+) -> ort.InferenceSession:
     """A CPU session from model bytes (bytes, not a path, so the bytes run are the bytes whose hash was
     checked).
     """
     try:
         return ort.InferenceSession(
-            model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            model,
+            sess_options=session_options(threads, fixed_input=fixed_input),
+            providers=["CPUExecutionProvider"],
         )
     except Exception as exc:  # onnxruntime raises its own untyped errors for a corrupt graph
         raise ModelPackError(f"Model file {name} could not be loaded by onnxruntime: {exc}") from None
