@@ -60,7 +60,7 @@ def test_search_uses_the_collections_hnsw_index(store: PostgresStore) -> None:
                 (str(vecs[0].tolist()),),
             ).fetchall()
         )
-    assert "faces_hnsw_1" in plan, plan
+    assert "faces_1_hnsw" in plan, plan
 
 
 def test_schema_version_is_checked(pg_url: str) -> None:

@@ -4,8 +4,9 @@
 transactional in PostgreSQL), under an advisory lock so two replicas starting at once do not both migrate.
 A server refuses a database whose version it does not know (written by a newer Regard), and by default it
 refuses one that is behind too: ``regard db migrate`` (or ``open(..., migrate=True)``) upgrades it.
-The vector columns have no fixed size; each collection gets its own partial HNSW index on
-``embedding::halfvec(d)`` (see ``store.py``), so collections of different embedding sizes share one table.
+``faces`` is partitioned by collection: each collection has its own table ``faces_<cid>`` with its own HNSW
+index on ``embedding::halfvec(d)`` (see ``store.py``), so collections of different embedding sizes coexist,
+a search touches one collection's graph, and erasure rewrites one collection's files, not everyone's.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ CREATE TABLE collections (
 );
 
 CREATE TABLE faces (
-    fid                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    fid                 bigint GENERATED ALWAYS AS IDENTITY,
     cid                 bigint NOT NULL REFERENCES collections (cid),
     face_id             text NOT NULL,
     image_id            text NOT NULL,
@@ -49,8 +50,9 @@ CREATE TABLE faces (
     expires_at          double precision,
     image_sha256        text,
     embedding           vector NOT NULL,                  -- float32: searches re-score from this exactly
+    PRIMARY KEY (cid, fid),
     UNIQUE (cid, face_id)
-);
+) PARTITION BY LIST (cid);                                -- one partition per collection: faces_<cid>
 ALTER TABLE faces ALTER COLUMN embedding SET STORAGE PLAIN;  -- in the row, never compressed or TOASTed
 CREATE INDEX faces_by_user ON faces (cid, user_id, face_id) WHERE user_id IS NOT NULL;
 CREATE INDEX faces_by_image ON faces (cid, image_sha256) WHERE image_sha256 IS NOT NULL;

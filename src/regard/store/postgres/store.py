@@ -2,7 +2,8 @@
 
 Every write is one transaction on a pooled connection; one that carries ``audit`` appends the record in the
 same transaction, after locking the chain's head row, so appends from any number of replicas form one chain.
-Each collection has its own partial HNSW index over ``embedding::halfvec(d)`` (or ``vector(d)``); a search
+Each collection has its own partition of ``faces`` with an HNSW index over ``embedding::halfvec(d)`` (or
+``vector(d)``); a search
 asks it for candidates with ``hnsw.ef_search`` set for that query, then re-scores them exactly from the stored
 float32 vectors. Deletions are followed by the erasure steps of ``erasure.py`` (docs/data-layout.md).
 """
@@ -73,6 +74,7 @@ class PostgresStore:
         index_settings: PgIndexSettings | None = None,
         pool_size: int = 8,
         eager_erasure: bool = True,
+        rewrite_limit: int = erasure.REWRITE_LIMIT,
     ) -> None:
         self.url = url
         self._settings = index_settings or PgIndexSettings()
@@ -92,7 +94,7 @@ class PostgresStore:
             name="regard",
         )
         self._closed = False
-        self._eraser = erasure.Eraser(url) if eager_erasure else None
+        self._eraser = erasure.Eraser(url, rewrite_limit=rewrite_limit) if eager_erasure else None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -109,7 +111,13 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def flush_erasure(self, timeout: float = 60.0) -> None:
+    def compact(self) -> None:
+        """Rewrite every collection's table and index (``VACUUM FULL``): the heap copies of faces deleted
+        from collections too large for the per-delete rewrite go too. Locks each collection in turn."""
+        tables = [partition_name(int(r[0])) for r in self._all("SELECT cid FROM collections", ())]
+        erasure.run_steps(self.url, tables, rewrite_limit=2**62)
+
+    def flush_erasure(self, timeout: float = 120.0) -> None:
         """Wait until the erasure steps for every delete so far have run (tests, ``regard erase``)."""
         if self._eraser is not None:
             self._eraser.flush(timeout)
@@ -140,7 +148,12 @@ class PostgresStore:
             except psycopg.errors.CheckViolation:
                 raise InvalidParameterException("embedding size must be between 1 and 2000") from None
             assert row is not None
-            c.execute(self._index_ddl(int(row[0]), record.embedding_size))
+            cid = int(row[0])
+            part = sql.Identifier(partition_name(cid))
+            partition = sql.SQL("CREATE TABLE {} PARTITION OF faces FOR VALUES IN ({})")
+            c.execute(partition.format(part, sql.Literal(cid)))
+            c.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(part))
+            c.execute(self._index_ddl(cid, record.embedding_size))
 
     def get_collection(self, collection_id: str) -> CollectionRecord:
         row = self._one(
@@ -161,11 +174,10 @@ class PostgresStore:
     def delete_collection(self, collection_id: str, *, audit: AuditEntry | None = None) -> None:
         with self._write(audit) as c:
             cid, _, _ = self._collection(c, collection_id, lock=True)
-            c.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(_index_name(cid))))
-            c.execute("DELETE FROM faces WHERE cid = %s", (cid,))
+            c.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition_name(cid))))
             c.execute("DELETE FROM users WHERE cid = %s", (cid,))
             c.execute("DELETE FROM collections WHERE cid = %s", (cid,))
-        self._erase()
+        self._erase(None)
 
     # --- faces -----------------------------------------------------------------------------------
     def add_faces(
@@ -255,7 +267,7 @@ class PostgresStore:
             ).fetchall()
             c.execute("UPDATE collections SET face_count = face_count - %s WHERE cid = %s", (len(found), cid))
         if found:
-            self._erase()
+            self._erase(cid)
         gone = {r[0] for r in found}
         return [f for f in dict.fromkeys(face_ids) if f in gone]
 
@@ -283,9 +295,9 @@ class PostgresStore:
         candidates = sql.SQL(
             "WITH c AS MATERIALIZED (SELECT fid FROM faces WHERE cid = {cid} "
             "ORDER BY embedding::{kind}({d}) <=> %s::vector::{kind}({d}) LIMIT %s) "
-            "SELECT {cols}, f.embedding FROM faces f JOIN c USING (fid)"
+            "SELECT {cols}, f.embedding FROM faces f JOIN c USING (fid) WHERE f.cid = {cid}"
         ).format(
-            cid=sql.Literal(cid),  # a literal, so the planner matches this collection's partial index
+            cid=sql.Literal(cid),  # a literal: the planner prunes to this collection's partition and index
             kind=sql.SQL(self._settings.kind),
             d=sql.Literal(size),
             cols=sql.SQL(", ".join(f"f.{c.strip()}" for c in rows.FACE_COLUMNS.split(","))),
@@ -667,21 +679,21 @@ class PostgresStore:
     def _index_ddl(self, cid: int, size: int) -> sql.Composed:
         s = self._settings
         return sql.SQL(
-            "CREATE INDEX {name} ON faces USING hnsw ((embedding::{kind}({d})) {ops}) "
-            "WITH (m = {m}, ef_construction = {efc}) WHERE cid = {cid}"
+            "CREATE INDEX {name} ON {part} USING hnsw ((embedding::{kind}({d})) {ops}) "
+            "WITH (m = {m}, ef_construction = {efc})"
         ).format(
-            name=sql.Identifier(_index_name(cid)),
+            name=sql.Identifier(partition_name(cid) + "_hnsw"),
+            part=sql.Identifier(partition_name(cid)),
             kind=sql.SQL(s.kind),
             d=sql.Literal(size),
             ops=sql.SQL(f"{s.kind}_cosine_ops"),
             m=sql.Literal(s.m),
             efc=sql.Literal(s.ef_construction),
-            cid=sql.Literal(cid),
         )
 
-    def _erase(self) -> None:
+    def _erase(self, cid: int | None) -> None:
         if self._eraser is not None:
-            self._eraser.request()
+            self._eraser.request(None if cid is None else partition_name(cid))
 
 
 def _numpy(value: Any) -> Vector:
@@ -689,8 +701,9 @@ def _numpy(value: Any) -> Vector:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
 
 
-def _index_name(cid: int) -> str:
-    return f"faces_hnsw_{cid}"
+def partition_name(cid: int) -> str:
+    """The table holding one collection's faces (and, through its HNSW index, its graph)."""
+    return f"faces_{cid:d}"
 
 
 def _append(c: psycopg.Connection, entry: AuditEntry, now: float) -> AuditRecord:
