@@ -65,8 +65,8 @@ def test_search_uses_the_collections_hnsw_index(store: PostgresStore) -> None:
 
 def test_schema_version_is_checked(pg_url: str) -> None:
     with pytest.raises(schema.SchemaVersionError, match="regard db migrate"):
-        PostgresStore(pg_url)  # a new database is not migrated behind the operator's back
-    PostgresStore(pg_url, migrate=True).close()
+        PostgresStore(pg_url, migrate=False)
+    PostgresStore(pg_url).close()  # an empty database is laid out at once (an older one is not)
     with psycopg.connect(pg_url, autocommit=True) as c:
         c.execute("INSERT INTO regard_migrations (version) VALUES (%s)", (schema.SCHEMA_VERSION + 1,))
     with pytest.raises(schema.SchemaVersionError, match="newer"):
@@ -140,10 +140,13 @@ def test_cut_off_audit_tail_is_detected(store: PostgresStore) -> None:
 
 
 def test_job_claims_and_lease_takeover(pg_url: str) -> None:
+    creator = PostgresStore(pg_url, job_lease=0.05)  # a replica that accepted four jobs, then died
+    for i in range(4):
+        creator.create_job(JobRecord(f"j{i}", "FaceDetection", "IN_PROGRESS", {}, float(i), float(i)))
+    creator.close()
+    time.sleep(0.1)
     a, b = PostgresStore(pg_url, migrate=True), PostgresStore(pg_url, migrate=True)
     try:
-        for i in range(4):
-            a.create_job(JobRecord(f"j{i}", "FaceDetection", "IN_PROGRESS", {}, float(i), float(i)))
         got_a = a.claim_jobs("replica-a", 0.5, limit=3)
         got_b = b.claim_jobs("replica-b", 60.0)
         assert [j.job_id for j in got_a] == ["j0", "j1", "j2"]
@@ -156,6 +159,21 @@ def test_job_claims_and_lease_takeover(pg_url: str) -> None:
         taken = b.claim_jobs("replica-b", 60.0)
         assert sorted(j.job_id for j in taken) == ["j0", "j2", "j3"]  # j1 finished; j3 renewed by its owner
         assert not a.renew_job("j0", "replica-a", 0.5)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_replicas_jobs_stay_leased_while_it_lives(pg_url: str) -> None:
+    a = PostgresStore(pg_url, job_lease=0.6)
+    b = PostgresStore(pg_url, job_lease=0.6)
+    try:
+        a.create_job(JobRecord("j", "FaceDetection", "IN_PROGRESS", {}, 1.0, 1.0))
+        time.sleep(1.5)  # longer than the lease: a's renewer kept it
+        assert b.claim_jobs() == []
+        a.close()  # a "dies": nobody renews
+        time.sleep(0.8)
+        assert [j.job_id for j in b.claim_jobs()] == ["j"]
     finally:
         a.close()
         b.close()

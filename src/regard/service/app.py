@@ -94,11 +94,14 @@ class Regard:
         *,
         engine: FaceEngine | None = None,
         buckets: Mapping[str, Path] | None = None,
+        database: str | None = None,
     ) -> Regard:
-        """Open (creating if needed) the data folder ``data_dir``."""
+        """Open (creating if needed) the data folder ``data_dir``, or the PostgreSQL ``database`` (a URL):
+        then every replica shares the store and the pagination-token key, and ``data_dir`` is not used."""
         data_dir = Path(data_dir)
-        store = open_store(data_dir)
-        secret = _token_secret(data_dir)
+        store = open_store(data_dir, database=database)
+        shared = getattr(store, "shared_secret", None)
+        secret = shared("token.key", lambda: secrets.token_bytes(32)) if shared else _token_secret(data_dir)
         regard = cls(store, data_dir=data_dir, engine=engine, buckets=buckets, token_secret=secret)
         regard._attach_video_jobs(secret)
         return regard
@@ -203,6 +206,9 @@ class Regard:
 
         if self._video_jobs is not None:
             self._video_jobs.resume()
+            lease = getattr(self.store, "job_lease", None)
+            if lease is not None:  # replicas: take over the jobs of one that died, once its lease ran out
+                self._workers.append(_Periodic(self._video_jobs.resume, lease, "regard-job-takeover").start())
         worker = RetentionWorker(self, interval=retention_interval)
         worker.start()
         self._workers.append(worker)
@@ -219,6 +225,30 @@ class Regard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Periodic:
+    """Calls ``fn`` every ``interval`` seconds on a daemon thread until stopped."""
+
+    def __init__(self, fn: Callable[[], object], interval: float, name: str) -> None:
+        self._fn, self._interval = fn, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> _Periodic:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._fn()
+            except Exception:
+                log.exception("periodic %s failed; it will run again", self._thread.name)
 
 
 def _bound(method: Callable[[dict[str, Any], RequestContext], dict[str, Any]]) -> Handler:

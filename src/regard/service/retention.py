@@ -131,8 +131,13 @@ class RetentionWorker:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        lease = getattr(self._regard.store, "try_lease", None)  # a shared store: one sweep per period
+        owner = getattr(self._regard.store, "owner", "local")
         while not self._stop.is_set():
             try:
+                if lease is not None and not lease("retention-sweep", owner, self._interval * 0.9):
+                    self._stop.wait(self._interval)
+                    continue
                 erased = sweep(self._regard)
                 if erased:
                     log.info("retention sweep erased %d faces", sum(len(r.face_ids) for r in erased))

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "regard.adapters.cli.server",
     "regard.adapters.cli.video",
     "regard.adapters.cli.evaluate",
+    "regard.adapters.cli.db",
 ]
 
 

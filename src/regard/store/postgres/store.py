@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,19 +74,22 @@ class PostgresStore:
         self,
         url: str,
         *,
-        migrate: bool = False,
+        migrate: bool | None = None,
         index_settings: PgIndexSettings | None = None,
         pool_size: int = 8,
         eager_erasure: bool = True,
         rewrite_limit: int = erasure.REWRITE_LIMIT,
+        job_lease: float = 60.0,
     ) -> None:
         self.url = url
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"  # this replica
+        self.job_lease = job_lease
         self._settings = index_settings or PgIndexSettings()
         if self._settings.kind not in ("halfvec", "vector"):
             raise ValueError("index kind must be 'halfvec' or 'vector'")
         with psycopg.connect(url, autocommit=True) as conn:
-            if migrate:
-                schema.migrate(conn)
+            if migrate or (migrate is None and schema.version(conn) == 0):
+                schema.migrate(conn)  # an empty database is laid out; an older one waits for `db migrate`
             schema.check(conn)
         self._pool = ConnectionPool(
             url,
@@ -95,12 +102,17 @@ class PostgresStore:
         )
         self._closed = False
         self._eraser = erasure.Eraser(url, rewrite_limit=rewrite_limit) if eager_erasure else None
+        self._stop = threading.Event()
+        self._renewer = threading.Thread(target=self._renew_loop, name="regard-pg-leases", daemon=True)
+        self._renewer.start()
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._stop.set()
+        self._renewer.join(timeout=10)
         if self._eraser is not None:
             self._eraser.close()
         self._pool.close()
@@ -148,12 +160,7 @@ class PostgresStore:
             except psycopg.errors.CheckViolation:
                 raise InvalidParameterException("embedding size must be between 1 and 2000") from None
             assert row is not None
-            cid = int(row[0])
-            part = sql.Identifier(partition_name(cid))
-            partition = sql.SQL("CREATE TABLE {} PARTITION OF faces FOR VALUES IN ({})")
-            c.execute(partition.format(part, sql.Literal(cid)))
-            c.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(part))
-            c.execute(self._index_ddl(cid, record.embedding_size))
+            self.create_partition(c, int(row[0]), record.embedding_size)
 
     def get_collection(self, collection_id: str) -> CollectionRecord:
         row = self._one(
@@ -497,10 +504,12 @@ class PostgresStore:
 
     # --- video jobs ------------------------------------------------------------------------------
     def create_job(self, record: JobRecord, *, audit: AuditEntry | None = None) -> None:
+        """The new job is leased to this replica (which runs it) and renewed while this store is open."""
         try:
             with self._write(audit) as c:
                 c.execute(
-                    f"INSERT INTO jobs ({rows.JOB_COLUMNS}) VALUES ({', '.join(['%s'] * 11)})",
+                    f"INSERT INTO jobs ({rows.JOB_COLUMNS}, lease_owner, lease_until) "
+                    f"VALUES ({', '.join(['%s'] * 13)})",
                     (
                         record.job_id,
                         record.kind,
@@ -513,6 +522,8 @@ class PostgresStore:
                         record.job_tag,
                         record.access_key,
                         None if record.result is None else json.dumps(record.result),
+                        self.owner,
+                        time.time() + self.job_lease,
                     ),
                 )
         except psycopg.errors.UniqueViolation:
@@ -557,11 +568,16 @@ class PostgresStore:
             )
         return [rows.job(r) for r in found]
 
-    def claim_jobs(self, owner: str, lease_seconds: float, *, limit: int = 10) -> list[JobRecord]:
-        """IN_PROGRESS jobs nobody holds (or whose holder's lease ran out), now leased to ``owner``.
+    def claim_jobs(
+        self, owner: str | None = None, lease_seconds: float | None = None, *, limit: int = 10
+    ) -> list[JobRecord]:
+        """IN_PROGRESS jobs nobody holds (or whose holder's lease ran out), now leased to ``owner``
+        (default: this replica, renewed while it runs).
 
         ``FOR UPDATE SKIP LOCKED``: replicas claiming at the same moment get disjoint jobs, never wait.
         """
+        owner = owner or self.owner
+        lease_seconds = self.job_lease if lease_seconds is None else lease_seconds
         now = time.time()
         with self._write(None) as c:
             found = c.execute(
@@ -582,6 +598,18 @@ class PostgresStore:
                 (time.time() + lease_seconds, job_id, owner),
             )
             return cur.rowcount > 0
+
+    def _renew_loop(self) -> None:
+        """Keep this replica's running jobs leased; if the process dies, the leases run out."""
+        while not self._stop.wait(self.job_lease / 3):
+            try:
+                with self._write(None) as c:
+                    c.execute(
+                        "UPDATE jobs SET lease_until = %s WHERE lease_owner = %s AND status = 'IN_PROGRESS'",
+                        (time.time() + self.job_lease, self.owner),
+                    )
+            except Exception:  # the database is away: try again next round
+                log.exception("could not renew job leases")
 
     # --- shared state ----------------------------------------------------------------------------
     def try_lease(self, name: str, owner: str, seconds: float) -> bool:
@@ -676,7 +704,16 @@ class PostgresStore:
         ):
             raise ResourceNotFoundException(f"User {user_id} does not exist in collection {collection_id}")
 
-    def _index_ddl(self, cid: int, size: int) -> sql.Composed:
+    def create_partition(self, c: psycopg.Connection, cid: int, size: int, *, index: bool = True) -> None:
+        """The collection's own table of faces, and (unless loading in bulk first) its HNSW index."""
+        part = sql.Identifier(partition_name(cid))
+        partition = sql.SQL("CREATE TABLE {} PARTITION OF faces FOR VALUES IN ({})")
+        c.execute(partition.format(part, sql.Literal(cid)))
+        c.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(part))
+        if index:
+            c.execute(self.index_ddl(cid, size))
+
+    def index_ddl(self, cid: int, size: int) -> sql.Composed:
         s = self._settings
         return sql.SQL(
             "CREATE INDEX {name} ON {part} USING hnsw ((embedding::{kind}({d})) {ops}) "
