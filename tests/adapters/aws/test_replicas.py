@@ -142,7 +142,7 @@ def test_concurrent_writers_through_both_keep_one_audit_chain(
 
 
 def test_kill_9_of_a_replica_mid_write_loses_no_acknowledged_face(replicas: list[ServerProcess]) -> None:
-    """Runs last: replica b is killed while a writer streams IndexFaces to it; a must hold every acked face."""
+    """Runs last: b is killed while a writer streams IndexFaces to it; a must hold every acknowledged face."""
     a, b = client(replicas[0]), client(replicas[1])
     a.create_collection(CollectionId="crash")
     acked: list[str] = []
