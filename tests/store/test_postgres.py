@@ -203,3 +203,20 @@ def test_shared_secret_is_made_once(pg_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_calibration_table_is_shared_through_the_database(pg_url: str, tmp_path: Path) -> None:
+    from regard.evaluation import calibration
+
+    impostors = np.random.default_rng(1).uniform(-0.2, 0.3, 5000)
+    table = calibration.build_calibration("buffalo_s/1.0", impostors, None)
+    a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    try:
+        where = calibration.save_calibration(tmp_path / "a", table, settings=a)
+        assert where == "database:calibration/buffalo_s.json"
+        got = calibration.load_calibration(tmp_path / "b", "buffalo_s/1.0", settings=b)
+        assert got is not None and got.impostor_pairs == 5000 and got.origin.startswith("database:")
+        assert not (tmp_path / "a").exists()  # nothing written to the machine
+    finally:
+        a.close()
+        b.close()

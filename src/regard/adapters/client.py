@@ -42,8 +42,11 @@ class Client:
         buckets: Mapping[str, Path] | None = None,
         context: RequestContext | None = None,
         engine: FaceEngine | None = None,
+        database: str | None = None,
     ) -> None:
-        self.regard = Regard.open(Path(data_dir), buckets=buckets, engine=engine)
+        """``database``: a ``postgresql://`` URL shared with other clients and servers (then ``data_dir``
+        holds nothing shared)."""
+        self.regard = Regard.open(Path(data_dir), buckets=buckets, engine=engine, database=database)
         self._context = context
         self._names = _operation_names()
 
@@ -81,4 +84,7 @@ def annotate_false_match_rates(regard: Regard, response: dict[str, Any]) -> dict
         return response
     from regard.evaluation.calibration import annotate_matches, load_calibration
 
-    return annotate_matches(response, load_calibration(regard.data_dir, regard.engine.model_version))
+    settings = regard.store if hasattr(regard.store, "get_setting") else None  # a shared database
+    return annotate_matches(
+        response, load_calibration(regard.data_dir, regard.engine.model_version, settings=settings)
+    )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from regard.adapters.cli.options import data_option
+from regard.adapters.cli.options import data_option, database_url
 from regard.errors import RegardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -173,7 +173,17 @@ def compare_command(source: Path, target: Path, as_json: bool, threshold: float,
     if as_json:
         click.echo(json.dumps(body))
         return
-    annotate_matches(body, load_calibration(data_dir, engine.model_version))
+    database = database_url()
+    if database is None:
+        annotate_matches(body, load_calibration(data_dir, engine.model_version))
+    else:
+        from regard.store import open_store
+
+        store = open_store(None, database=database)
+        try:
+            annotate_matches(body, load_calibration(data_dir, engine.model_version, settings=store))
+        finally:
+            store.close()
     from rich.console import Console
     from rich.table import Table
 
