@@ -62,8 +62,8 @@ def row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> AuditRecord:
     return AuditRecord(seq=seq, time=time, entry=entry, prev_hash=prev_hash, hash=hash_)
 
 
-def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditRecord:
-    """Insert the next record inside the caller's open write transaction."""
+def prepare(entry: AuditEntry) -> tuple[AuditEntry, str]:
+    """(the entry as it will read back, its details as stored); every backend hashes exactly this."""
     details = canonical_json(entry.details)  # fails early on values JSON cannot hold
     entry = AuditEntry(
         operation=entry.operation,
@@ -73,6 +73,29 @@ def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditReco
         client=entry.client,
         details=json.loads(details),  # hash what will be read back (tuples become lists, and so on)
     )
+    return entry, details
+
+
+def list_query(
+    mark: str, collection_id: str | None, since: float | None, after_seq: int | None, limit: int
+) -> tuple[str, list[Any]]:
+    """The SELECT behind ``Store.list_audit`` with ``mark`` as the parameter placeholder (? or %s)."""
+    sql = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > {mark}"
+    params: list[Any] = [after_seq or 0]
+    if collection_id is not None:
+        sql += f" AND collection_id = {mark}"
+        params.append(collection_id)
+    if since is not None:
+        sql += f" AND time >= {mark}"
+        params.append(since)
+    sql += f" ORDER BY seq LIMIT {mark}"
+    params.append(limit)
+    return sql, params
+
+
+def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditRecord:
+    """Insert the next record inside the caller's open write transaction."""
+    entry, details = prepare(entry)
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     digest = record_hash(seq, now, entry, prev_hash)

@@ -28,6 +28,7 @@ from regard.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
+from regard.store import search
 from regard.store.base import DataDirInUseError, Vector
 from regard.store.embedded import audit as chain
 from regard.store.embedded import keys as access_keys
@@ -305,13 +306,9 @@ class EmbeddedStore:
         Re-scoring also drops any candidate whose row is gone (a delete racing this search).
         """
         cid, size = self._cid_size(collection_id)
-        q = np.asarray(query, dtype=np.float32).reshape(-1)
-        if q.shape != (size,) or not np.all(np.isfinite(q)):
-            raise InvalidParameterException(f"query must be {size} finite values")
-        norm = float(np.linalg.norm(q))
-        if norm == 0.0 or max_results <= 0:
+        q = search.unit_query(query, size)
+        if q is None or max_results <= 0:
             return []
-        q = q / norm
         index = self._indexes.get(cid)
         if index is None:
             return []
@@ -324,15 +321,7 @@ class EmbeddedStore:
             f"SELECT {rows.FACE_COLUMNS}, embedding FROM faces WHERE fid IN " + _LIST,
             (json.dumps(keys.tolist()),),
         )
-        hits: list[tuple[FaceRecord, float]] = []
-        for r in found:
-            if r[0] in skip:
-                continue
-            score = float(np.dot(rows.vector(r[-1], size), q))
-            if score >= min_cosine:
-                hits.append((rows.face(r[:-1]), score))
-        hits.sort(key=lambda h: (-h[1], h[0].face_id))
-        return hits[:max_results]
+        return search.rescore(found, q, skip, min_cosine, max_results, lambda blob: rows.vector(blob, size))
 
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         found = self._all(
@@ -445,16 +434,7 @@ class EmbeddedStore:
         limit: int = 1000,
     ) -> list[AuditRecord]:
         """Ordered by seq; ``since`` is inclusive (time >= since), ``after_seq`` exclusive."""
-        sql = f"SELECT {chain.AUDIT_COLUMNS} FROM audit WHERE seq > ?"
-        params: list[Any] = [after_seq or 0]
-        if collection_id is not None:
-            sql += " AND collection_id = ?"
-            params.append(collection_id)
-        if since is not None:
-            sql += " AND time >= ?"
-            params.append(since)
-        sql += " ORDER BY seq LIMIT ?"
-        params.append(limit)
+        sql, params = chain.list_query("?", collection_id, since, after_seq, limit)
         return [chain.row_to_record(r) for r in self._all(sql, params)]
 
     def iter_audit(self) -> Iterator[AuditRecord]:

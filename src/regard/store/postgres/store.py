@@ -34,6 +34,7 @@ from regard.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
+from regard.store import search
 from regard.store.base import Vector
 from regard.store.embedded import audit as chain
 from regard.store.embedded import rows
@@ -289,13 +290,9 @@ class PostgresStore:
     ) -> list[tuple[FaceRecord, float]]:
         """HNSW proposes candidates (``ef_search`` set for this query); scores are exact float32 dots."""
         cid, size = self._cid_size(collection_id)
-        q = np.asarray(query, dtype=np.float32).reshape(-1)
-        if q.shape != (size,) or not np.all(np.isfinite(q)):
-            raise InvalidParameterException(f"query must be {size} finite values")
-        norm = float(np.linalg.norm(q))
-        if norm == 0.0 or max_results <= 0:
+        q = search.unit_query(query, size)
+        if q is None or max_results <= 0:
             return []
-        q = q / norm
         skip = set(exclude)
         want = max_results + len(skip) + self._settings.headroom
         ef = min(1000, max(self._settings.ef_search, 2 * want))
@@ -312,15 +309,7 @@ class PostgresStore:
         with self._pool.connection() as c, c.transaction():
             c.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
             found = c.execute(candidates, (q, want)).fetchall()
-        hits: list[tuple[FaceRecord, float]] = []
-        for r in found:
-            if r[0] in skip:
-                continue
-            score = float(np.dot(_numpy(r[-1]), q))
-            if score >= min_cosine:
-                hits.append((rows.face(r[:-1]), score))
-        hits.sort(key=lambda h: (-h[1], h[0].face_id))
-        return hits[:max_results]
+        return search.rescore(found, q, skip, min_cosine, max_results, _numpy)
 
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         found = self._all(
@@ -426,16 +415,7 @@ class PostgresStore:
         after_seq: int | None = None,
         limit: int = 1000,
     ) -> list[AuditRecord]:
-        query = f"SELECT {chain.AUDIT_COLUMNS} FROM audit WHERE seq > %s"
-        params: list[Any] = [after_seq or 0]
-        if collection_id is not None:
-            query += " AND collection_id = %s"
-            params.append(collection_id)
-        if since is not None:
-            query += " AND time >= %s"
-            params.append(since)
-        query += " ORDER BY seq LIMIT %s"
-        params.append(limit)
+        query, params = chain.list_query("%s", collection_id, since, after_seq, limit)
         return [chain.row_to_record(r) for r in self._all(query, params)]
 
     def iter_audit(self) -> Iterator[AuditRecord]:
@@ -745,15 +725,7 @@ def partition_name(cid: int) -> str:
 
 def _append(c: psycopg.Connection, entry: AuditEntry, now: float) -> AuditRecord:
     """Append the next record inside the caller's transaction, holding the head row until it commits."""
-    details = chain.canonical_json(entry.details)  # fails early on values JSON cannot hold
-    entry = AuditEntry(
-        operation=entry.operation,
-        access_key=entry.access_key,
-        collection_id=entry.collection_id,
-        request_id=entry.request_id,
-        client=entry.client,
-        details=json.loads(details),
-    )
+    entry, details = chain.prepare(entry)
     head = c.execute("SELECT seq, hash FROM audit_head FOR UPDATE").fetchone()
     assert head is not None
     seq, prev_hash = int(head[0]) + 1, str(head[1])
