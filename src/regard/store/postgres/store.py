@@ -450,14 +450,7 @@ class PostgresStore:
             with self._write(None) as c:
                 c.execute(
                     f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (
-                        record.access_key_id,
-                        record.secret_access_key,
-                        record.scope,
-                        record.name,
-                        record.created_at,
-                        record.revoked_at,
-                    ),
+                    rows.key_params(record),
                 )
         except psycopg.errors.UniqueViolation:
             raise ResourceAlreadyExistsException(f"Access key {record.access_key_id} exists") from None
@@ -728,22 +721,8 @@ def _append(c: psycopg.Connection, entry: AuditEntry, now: float) -> AuditRecord
     entry, details = chain.prepare(entry)
     head = c.execute("SELECT seq, hash FROM audit_head FOR UPDATE").fetchone()
     assert head is not None
-    seq, prev_hash = int(head[0]) + 1, str(head[1])
-    digest = chain.record_hash(seq, now, entry, prev_hash)
-    c.execute(
-        f"INSERT INTO audit ({chain.AUDIT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            seq,
-            now,
-            entry.operation,
-            entry.access_key,
-            entry.collection_id,
-            entry.request_id,
-            entry.client,
-            details,
-            prev_hash,
-            digest,
-        ),
-    )
-    c.execute("UPDATE audit_head SET seq = %s, hash = %s", (seq, digest))
-    return AuditRecord(seq=seq, time=now, entry=entry, prev_hash=prev_hash, hash=digest)
+    record = chain.link(int(head[0]) + 1, str(head[1]), now, entry)
+    values = chain.row_values(record, details)
+    c.execute(f"INSERT INTO audit ({chain.AUDIT_COLUMNS}) VALUES ({', '.join(['%s'] * 10)})", values)
+    c.execute("UPDATE audit_head SET seq = %s, hash = %s", (record.seq, record.hash))
+    return record
