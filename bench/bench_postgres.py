@@ -113,6 +113,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--kinds", default="halfvec,vector")
     ap.add_argument("--write-seconds", type=float, default=20.0)
+    ap.add_argument("--out", default="postgres.json", help="file name under bench/results/")
     args = ap.parse_args()
     n, nq = args.faces, args.queries
     load_before = os.getloadavg()
@@ -195,7 +196,7 @@ def main() -> None:
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     result["machine"] = "2 cores, no GPU, shared with other jobs (see load averages)"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "postgres.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
