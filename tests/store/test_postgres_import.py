@@ -77,3 +77,13 @@ def test_import_refuses_a_database_in_use(tmp_path: Path, pg_url: str) -> None:
     result = CliRunner().invoke(cli, ["db", "import", "--data", str(tmp_path / "data"), "--database", pg_url])
     assert result.exit_code != 0
     assert "empty" in str(result.exception) + result.output
+
+
+def test_db_migrate_lays_out_then_reports_the_version(pg_url: str) -> None:
+    first = CliRunner().invoke(cli, ["db", "migrate", "--database", pg_url])
+    assert first.exit_code == 0, first.output
+    assert "schema at version 1 (applied [1])" in first.output
+    again = CliRunner().invoke(cli, ["db", "migrate", "--database", pg_url])
+    assert again.exit_code == 0 and again.output.strip() == "schema at version 1"
+    bad = CliRunner().invoke(cli, ["db", "migrate", "--database", "mysql://x"])
+    assert bad.exit_code == 2 and "postgresql://" in bad.output
