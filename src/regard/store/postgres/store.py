@@ -17,6 +17,7 @@ import secrets
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class PostgresStore:
             name="regard",
         )
         self._closed = False
+        self._ef: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
         self._eraser = erasure.Eraser(url, rewrite_limit=rewrite_limit) if eager_erasure else None
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_loop, name="regard-pg-leases", daemon=True)
@@ -288,7 +290,8 @@ class PostgresStore:
         min_cosine: float = -1.0,
         exclude: Sequence[str] = (),
     ) -> list[tuple[FaceRecord, float]]:
-        """HNSW proposes candidates (``ef_search`` set for this query); scores are exact float32 dots."""
+        """HNSW proposes candidates (``hnsw.ef_search`` set for this query's size); scores are exact float32
+        dot products with the stored vectors."""
         cid, size = self._cid_size(collection_id)
         q = search.unit_query(query, size)
         if q is None or max_results <= 0:
@@ -306,9 +309,11 @@ class PostgresStore:
             d=sql.Literal(size),
             cols=sql.SQL(", ".join(f"f.{c.strip()}" for c in rows.FACE_COLUMNS.split(","))),
         )
-        with self._pool.connection() as c, c.transaction():
-            c.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
-            found = c.execute(candidates, (q, want)).fetchall()
+        with self._pool.connection() as c:
+            if self._ef.get(c) != ef:  # a session setting, sent only when this connection's value differs
+                c.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(ef)))
+                self._ef[c] = ef
+            found = c.execute(candidates, (q, want), binary=True).fetchall()  # vectors as bytes, not text
         return search.rescore(found, q, skip, min_cosine, max_results, _numpy)
 
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
