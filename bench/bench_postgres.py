@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -115,6 +116,7 @@ def main() -> None:
     ap.add_argument("--write-seconds", type=float, default=20.0)
     ap.add_argument("--out", default="postgres.json", help="file name under bench/results/")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the finally below stops PostgreSQL
     n, nq = args.faces, args.queries
     load_before = os.getloadavg()
     x, q = synthetic(n, nq)
