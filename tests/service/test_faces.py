@@ -34,7 +34,8 @@ def test_detect_faces_body(engine, photos) -> None:
     box = detail["BoundingBox"]
     assert set(box) == {"Width", "Height", "Left", "Top"} and 0 < box["Width"] < 1 and 0 < box["Top"] < 1
     assert 50 <= detail["Confidence"] <= 100
-    assert len(detail["Landmarks"]) == 30
+    types = [p["Type"] for p in detail["Landmarks"]]
+    assert types == ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
     assert all(0 <= p["X"] <= 1 and 0 <= p["Y"] <= 1 for p in detail["Landmarks"])
     assert set(detail["Pose"]) == {"Roll", "Yaw", "Pitch"} and set(detail["Quality"]) == {
         "Brightness",
@@ -42,8 +43,13 @@ def test_detect_faces_body(engine, photos) -> None:
     }
 
 
-def test_all_attributes_add_no_demographics(engine, photos) -> None:
-    assert detect_faces(engine, photos["obama"], attributes=["ALL"]) == detect_faces(engine, photos["obama"])
+def test_all_attributes_add_landmarks_and_no_demographics(engine, photos) -> None:
+    everything = detect_faces(engine, photos["obama"], attributes=["ALL"])["FaceDetails"][0]
+    default = detect_faces(engine, photos["obama"])["FaceDetails"][0]
+    assert len(everything["Landmarks"]) == 30 and everything["Landmarks"][:5] == default["Landmarks"]
+    assert {k: v for k, v in everything.items() if k != "Landmarks"} == {
+        k: v for k, v in default.items() if k != "Landmarks"
+    }
 
 
 def test_unknown_attribute_is_invalid(engine, photos) -> None:

@@ -390,6 +390,12 @@ class StoreContract:
         verdict = store.verify_audit()
         assert verdict.ok and verdict.records_checked == 4
 
+    def test_audit_head(self, store: Store) -> None:
+        assert store.audit_head() == (0, "0" * 64)
+        store.append_audit(AuditEntry("DetectFaces"))
+        newest = store.append_audit(AuditEntry("DetectFaces", details={"count": 2}))
+        assert store.audit_head() == (2, newest.hash)
+
     def test_failed_operation_writes_no_audit(self, store: Store, rng: np.random.Generator) -> None:
         store.create_collection(collection(), audit=AuditEntry("CreateCollection"))
         with pytest.raises(ResourceAlreadyExistsException):

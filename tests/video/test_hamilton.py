@@ -23,6 +23,8 @@ from .conftest import ALEX, CLIP, DATA, LIN
 pytestmark = pytest.mark.slow
 
 CTX = RequestContext(access_key="AKIAVIDEOTEST0001", client="test")
+PURPOSE = "archive review: who appears in the 2016 recording"
+AUDIT: list[Any] = []  # the data folder's audit records once the search is done
 AUDIENCE_FROM_MS = 7200
 
 
@@ -43,16 +45,32 @@ def searched(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Iterator[
             )
             assert len(indexed["FaceRecords"]) == 1
         video = {"S3Object": {"Bucket": "videos", "Name": CLIP.name}}
-        job_id = regard.invoke("StartFaceSearch", {"Video": video, "CollectionId": "hamilton"}, CTX)["JobId"]
+        asked = RequestContext(access_key=CTX.access_key, client="test", purpose=PURPOSE)
+        params = {"Video": video, "CollectionId": "hamilton"}
+        job_id = regard.invoke("StartFaceSearch", params, asked)["JobId"]
         deadline = time.monotonic() + 300
         while True:
             got = regard.invoke("GetFaceSearch", {"JobId": job_id}, CTX)
             if got["JobStatus"] != "IN_PROGRESS" or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
+        AUDIT[:] = list(regard.store.iter_audit())
         yield got
     finally:
         regard.close()
+
+
+def test_the_search_is_audited_with_the_video_hash_matches_and_purpose(searched: dict[str, Any]) -> None:
+    import hashlib
+
+    video_sha256 = hashlib.sha256(CLIP.read_bytes()).hexdigest()
+    (start,) = [r.entry.details for r in AUDIT if r.entry.operation == "StartFaceSearch"]
+    (done,) = [r.entry.details for r in AUDIT if r.entry.operation == "FaceSearchJobFinished"]
+    assert start["probe_sha256"] == done["probe_sha256"] == video_sha256
+    assert start["purpose"] == done["purpose"] == PURPOSE
+    found = {m["Face"]["FaceId"] for p in searched["Persons"] for m in p["FaceMatches"]}
+    assert {m["face_id"] for m in done["matches"]} == found and len(found) == 2
+    assert all(80 <= m["similarity"] <= 100 for m in done["matches"])
 
 
 def appearances(persons: list[dict[str, Any]]) -> dict[str, list[int]]:

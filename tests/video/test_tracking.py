@@ -99,3 +99,16 @@ def test_mean_embedding_is_normalised() -> None:
     (track,) = tracker.finish()
     mean = track.mean_embedding()
     assert mean is not None and abs(float(np.linalg.norm(mean)) - 1.0) < 1e-5
+
+
+def test_a_cut_to_someone_nearby_is_checked_and_split() -> None:
+    """A scene cut puts another person's face where the last one was, overlapping it only partly (IoU about
+    0.35, as in the Hamilton clip at 7.2 s): the weak link is checked with an embedding at once and the track
+    splits, instead of carrying the first person's name onto the second until the next periodic embedding."""
+    tracker = Tracker(embed_every_ms=60_000)
+    run(tracker, [(ts, [face(100, 50, 200, 180)], [1]) for ts in range(0, 1000, 200)])
+    assert tracker.embeddings_requested == 1
+    cut = face(140, 65, 215, 170)
+    assert 0.25 <= iou([100, 50, 200, 180], [140, 65, 215, 170]) < 0.5
+    run(tracker, [(ts, [cut], [2]) for ts in range(1000, 2000, 200)])
+    assert tracker.splits == 1 and len(tracker.finish()) == 2

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+
+import cv2
 import numpy as np
 import pytest
 from defusedxml import ElementTree
 
-from regard.vision.detection import Detections, anchor_centres, largest_first, plan_passes
+from regard.evaluation.metrics import iou_matrix
+from regard.vision.detection import (
+    TILE_OVERLAP,
+    TILE_SIDE,
+    Detections,
+    _tiles,
+    anchor_centres,
+    largest_first,
+    plan_passes,
+)
 from regard.vision.image import read_image_file
 from regard.vision.similarity import similarity_from_cosine
 
@@ -35,10 +47,14 @@ def test_default_returns_the_100_largest_largest_first(engine, data_file) -> Non
 
 
 def test_close_up_gives_exactly_one_face(engine, data_file) -> None:
-    faces = engine.detect(read_image_file(data_file("vision/yaoming.jpg")))
+    image = read_image_file(data_file("vision/yaoming.jpg"))
+    faces = engine.detect(image)
     assert len(faces) == 1
     face = faces[0]
-    assert face.keypoints.shape == (5, 2) and face.landmarks is not None and face.landmarks.shape == (106, 2)
+    assert face.keypoints.shape == (5, 2) and face.landmarks is None  # the landmark model only on request
+    (with_landmarks,) = engine.detect(image, landmarks=True)
+    assert with_landmarks.landmarks is not None and with_landmarks.landmarks.shape == (106, 2)
+    assert with_landmarks.pose == face.pose and with_landmarks.quality == face.quality
     assert 0.5 <= face.score <= 1.0
 
 
@@ -98,7 +114,8 @@ def test_rotated_copies(engine, data_file) -> None:
 def test_plan_adds_a_near_native_pass_only_for_large_images() -> None:
     assert [p.long_side for p in plan_passes(500, 375)] == [320, 640]
     assert [p.long_side for p in plan_passes(1237, 800)] == [320, 640, 1248]
-    assert [p.long_side for p in plan_passes(4000, 3000)] == [320, 640, 1280]
+    assert [p.long_side for p in plan_passes(2000, 1000)] == [320, 640, 2016]
+    assert [p.long_side for p in plan_passes(4000, 3000)] == [320, 640, 2560]
 
 
 def test_empty_detections_are_correctly_shaped() -> None:
@@ -133,3 +150,25 @@ def test_engine_is_safe_across_threads(data_file) -> None:
         results = list(pool.map(lambda _: fresh.embed(image, fresh.detect(image)), range(4)))
     assert all(r.shape == (3, 512) for r in results)
     assert all(np.allclose(r, results[0], atol=1e-5) for r in results)
+
+
+@pytest.mark.parametrize("length", [1281, 1440, 1920, 2560])
+def test_tiles_cover_the_axis_with_overlap(length: int) -> None:
+    starts, size = _tiles(length)
+    assert size <= TILE_SIDE and starts[0] == 0 and starts[-1] + size == length
+    assert all(b - a <= size - TILE_OVERLAP for a, b in itertools.pairwise(starts))
+
+
+def test_tiled_pass_finds_what_one_canvas_finds(engine, data_file) -> None:
+    """players.jpg at twice its size (2474 px) runs in 6 tiles: the same small faces (those the near-native
+    pass contributes, under 128 px) as one canvas."""
+    pixels = read_image_file(data_file("vision/players.jpg")).pixels
+    big = cv2.resize(pixels, (pixels.shape[1] * 2, pixels.shape[0] * 2), interpolation=cv2.INTER_CUBIC)
+    detector = engine._detector.get()
+    tiled, whole = (detector.nms(found) for found in (detector._run_tiled(big), detector._run_canvas(big)))
+    tiled, whole = (d.take(np.flatnonzero((d.boxes[:, 3] - d.boxes[:, 1]) < 128)) for d in (tiled, whole))
+    assert len(whole) >= 100 and abs(len(tiled) - len(whole)) <= 3
+    # Faces scored near the 0.5 threshold come and go with the padding around them; confident ones must not.
+    confident = whole.scores >= 0.65
+    assert confident.sum() >= 90
+    assert (iou_matrix(whole.boxes[confident], tiled.boxes).max(axis=1) >= 0.7).all()

@@ -32,7 +32,7 @@ def test_frontal_face_is_near_zero(engine, data_file) -> None:
 
 
 def test_rekognition_landmarks_have_face_geometry(engine, data_file) -> None:
-    face = engine.detect(read_image_file(data_file("vision/obama.jpg")))[0]
+    face = engine.detect(read_image_file(data_file("vision/obama.jpg")), landmarks=True)[0]
     points = {name: np.array([x, y]) for name, x, y in rekognition_points(face.keypoints, face.landmarks)}
     assert len(points) == 30 and set(REKOGNITION_FROM_106) <= set(points)
     x, y = {k: v[0] for k, v in points.items()}, {k: v[1] for k, v in points.items()}

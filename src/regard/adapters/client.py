@@ -5,17 +5,21 @@ arguments boto3 takes and returns the response body Rekognition returns, so code
 Regard in-process, Regard over HTTP and Amazon Rekognition unchanged. One addition: every match of a
 search or comparison carries ``EstimatedFalseMatchRate`` (and its upper bound) from the calibration
 table of the active model pack, because a similarity alone does not say what it costs in errors.
-The AWS wire format stays exactly Rekognition's.
+The AWS wire format stays exactly Rekognition's. Any call also takes ``Purpose=`` (why it is run, a case
+or ticket reference), kept in its audit record; a collection tagged ``regard:require-purpose`` refuses
+searches without one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.service.app import Regard
 from regard.service.context import RequestContext
+from regard.service.purpose import validate_purpose
 
 if TYPE_CHECKING:
     from regard.vision.engine import FaceEngine
@@ -55,8 +59,10 @@ class Client:
         if operation is None:
             raise AttributeError(name)
 
-        def call(**params: Any) -> dict[str, Any]:
+        def call(*, Purpose: str | None = None, **params: Any) -> dict[str, Any]:
             ctx = self._context or RequestContext(client="api")
+            if Purpose is not None:
+                ctx = dataclasses.replace(ctx, purpose=validate_purpose(Purpose))
             response = self.regard.invoke(operation, params, ctx)
             annotate_false_match_rates(self.regard, response)
             return response

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from regard.service import faces as shapes
 from regard.service import params as p
+from regard.service.auditing import probe_details, sha256_hex
 from regard.service.context import RequestContext
 from regard.service.images import load_image
 
@@ -30,8 +31,8 @@ def detect_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) ->
 def compare_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     threshold = p.number(params, "SimilarityThreshold", default=80.0)
     level = p.quality_filter(params, default="NONE")
-    source, _ = load_image(params.get("SourceImage"), regard.buckets)
-    target, _ = load_image(params.get("TargetImage"), regard.buckets)
+    source, source_bytes = load_image(params.get("SourceImage"), regard.buckets)
+    target, target_bytes = load_image(params.get("TargetImage"), regard.buckets)
     response = shapes.compare_faces(
         regard.engine, source, target, similarity_threshold=threshold, quality_filter=level
     )
@@ -40,9 +41,9 @@ def compare_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -
             ctx,
             "CompareFaces",
             threshold=threshold,
-            matches=len(response["FaceMatches"]),
-            similarities=[m["Similarity"] for m in response["FaceMatches"]],
             unmatched=len(response["UnmatchedFaces"]),
+            target_sha256=sha256_hex(target_bytes),
+            **probe_details(source_bytes, similarities=[m["Similarity"] for m in response["FaceMatches"]]),
         )
     )
     return response

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.errors import InternalServerError, InvalidParameterException, RegardError
-from regard.service import analysis, audit_log, collections, indexing, searching, users
+from regard.service import analysis, audit_log, collections, indexing, searching, subject_report, users
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
+from regard.service.periodic import PeriodicWorker
+from regard.service.purpose import check_purpose
 from regard.service.scopes import check_scope
 from regard.store import open_store
 from regard.store.base import Store
@@ -54,6 +56,7 @@ HANDLERS: dict[str, Handler] = {
     "SearchUsers": users.search_users,
     "SearchUsersByImage": users.search_users_by_image,
     audit_log.OPERATION: audit_log.list_audit_records,
+    subject_report.OPERATION: subject_report.list_subject_audit_records,
 }
 
 
@@ -141,6 +144,7 @@ class Regard:
         request = dict(params)
         try:
             check_scope(ctx.scope, operation)
+            check_purpose(self.store, operation, request, ctx)
             return handler(self, request, ctx)
         except RegardError as error:
             self._audit_failure(operation, request, ctx, error)
@@ -208,9 +212,19 @@ class Regard:
             self._video_jobs.resume()
             lease = getattr(self.store, "job_lease", None)
             if lease is not None:  # replicas: take over the jobs of one that died, once its lease ran out
-                self._workers.append(_Periodic(self._video_jobs.resume, lease, "regard-job-takeover").start())
+                takeover = PeriodicWorker("job-takeover", lease, self._video_jobs.resume)
+                takeover.start()
+                self._workers.append(takeover)
         worker = RetentionWorker(self, interval=retention_interval)
         worker.start()
+        self._workers.append(worker)
+
+    def start_audit_anchoring(self, key: Any, target: str, *, interval: float) -> None:
+        """Publish a signed anchor of the audit head to ``target`` every ``interval`` s (server only)."""
+        from regard.service.audit_anchor import AnchorWorker
+
+        worker = AnchorWorker(self.store, key, target, interval, data_dir=self.data_dir)
+        worker.start()  # anchors at once: a bad target shows in the log at start, not an hour later
         self._workers.append(worker)
 
     def close(self) -> None:
@@ -225,30 +239,6 @@ class Regard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Periodic:
-    """Calls ``fn`` every ``interval`` seconds on a daemon thread until stopped."""
-
-    def __init__(self, fn: Callable[[], object], interval: float, name: str) -> None:
-        self._fn, self._interval = fn, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> _Periodic:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._fn()
-            except Exception:
-                log.exception("periodic %s failed; it will run again", self._thread.name)
 
 
 def _bound(method: Callable[[dict[str, Any], RequestContext], dict[str, Any]]) -> Handler:

@@ -13,6 +13,7 @@ from regard.errors import InvalidParameterException
 from regard.service import params as p
 from regard.service.common import PURPOSE_TAG, RETENTION_TAG, collection_arn, page
 from regard.service.context import RequestContext
+from regard.service.purpose import REQUIRE_PURPOSE_TAG, require_purpose_tag, requires_purpose
 from regard.store.records import CollectionRecord
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def create_collection(regard: Regard, params: dict[str, Any], ctx: RequestContex
     ):
         raise InvalidParameterException("Tags must map at most 200 string keys to string values.")
     purpose = params.get("RegardPurpose", tags.get(PURPOSE_TAG))
+    require_purpose_tag(tags.get(REQUIRE_PURPOSE_TAG))
     retention = params.get("RegardRetentionDays", tags.get(RETENTION_TAG))
     retention_days = _retention_days(retention)
     engine = regard.engine
@@ -44,7 +46,12 @@ def create_collection(regard: Regard, params: dict[str, Any], ctx: RequestContex
         retention_days=retention_days,
     )
     audit = regard.audit_entry(
-        ctx, "CreateCollection", collection_id, purpose=purpose, retention_days=retention_days
+        ctx,
+        "CreateCollection",
+        collection_id,
+        collection_purpose=purpose,
+        retention_days=retention_days,
+        require_purpose=requires_purpose(record) or None,
     )
     regard.store.create_collection(record, audit=audit)
     return {
@@ -112,4 +119,5 @@ def describe_collection(regard: Regard, params: dict[str, Any], ctx: RequestCont
         "FaceModelVersion": record.face_model_version,
         "CollectionARN": collection_arn(regard, collection_id),
         "CreationTimestamp": record.created_at,
+        "RegardRequirePurpose": requires_purpose(record),
     }

@@ -12,4 +12,5 @@ class RequestContext:
     scope: str = "admin"  # the key's scope; local use is the machine's owner, hence admin
     client: str = "local"  # client address for HTTP, "cli" or "api" locally
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    purpose: str | None = None  # why the caller runs this (a case or ticket reference); see service.purpose
 

@@ -4,7 +4,9 @@ filters.
 Regard never infers age, gender, emotion or other demographic or affective attributes: Rekognition's own model
 card says emotions are not a determination of a person's internal state and gender is a binary appearance
 prediction not to be used for decisions about individuals. ``Attributes=["ALL"]`` is accepted (so existing
-clients work) and answers exactly what DEFAULT answers.
+clients work) and adds only what Rekognition adds that is not an inference about the person: the 25 other
+landmark types (30 in all, from the 106-point model); DEFAULT gives the 5 keypoint landmarks, as Rekognition
+does, and skips that model.
 """
 
 from __future__ import annotations
@@ -138,12 +140,12 @@ def detect_faces(
 ) -> dict[str, Any]:
     """The DetectFaces response body: the ``max_faces`` largest faces (100 as Rekognition; None for all).
 
-    ``attributes`` is validated against Rekognition's values; DEFAULT and ALL give the same answer (see module
-    doc). No OrientationCorrection key: Rekognition omits it for its current face models, and Regard applies
-    EXIF orientation before detection.
+    ``attributes`` is validated against Rekognition's values; ALL adds the 30 landmark types, nothing else
+    (see module doc). No OrientationCorrection key: Rekognition omits it for its current face models, and
+    Regard applies EXIF orientation before detection.
     """
-    validate_attributes(attributes)
-    faces = engine.detect(image, max_faces=validate_max_faces(max_faces))
+    wanted = validate_attributes(attributes)
+    faces = engine.detect(image, max_faces=validate_max_faces(max_faces), landmarks="ALL" in wanted)
     return {"FaceDetails": [face_detail(face, image) for face in faces]}
 
 

@@ -6,11 +6,11 @@ and when, and its expiry (its own, or the collection's retention period).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from regard.service import params as p
+from regard.service.auditing import sha256_hex
 from regard.service.common import face_to_wire, page, require_same_model
 from regard.service.context import RequestContext
 from regard.service.faces import bounding_box, face_detail, quality_filter_reasons
@@ -35,7 +35,7 @@ def index_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) -> 
     collection = regard.store.get_collection(collection_id)
     require_same_model(regard, collection)
     image, raw = load_image(params.get("Image"), regard.buckets)
-    image_sha256 = hashlib.sha256(raw).hexdigest()
+    image_sha256 = sha256_hex(raw)
     engine = regard.engine
     faces = engine.detect(image, max_faces=MAX_FACES_PER_IMAGE)
 

@@ -9,13 +9,13 @@ index files, not only from view.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regard.errors import InvalidParameterException
 from regard.service.context import RequestContext
+from regard.service.periodic import PeriodicWorker
 
 if TYPE_CHECKING:
     from regard.service.app import Regard
@@ -113,34 +113,18 @@ def _faces_of(
         after = batch[-1].face_id
 
 
-class RetentionWorker:
+class RetentionWorker(PeriodicWorker):
     """Runs ``sweep`` every ``interval`` seconds in a daemon thread until stopped (used by the server)."""
 
     def __init__(self, regard: Regard, interval: float = 3600.0) -> None:
         self._regard = regard
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="regard-retention", daemon=True)
+        super().__init__("retention", interval, self._sweep)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
+    def _sweep(self) -> None:
         lease = getattr(self._regard.store, "try_lease", None)  # a shared store: one sweep per period
         owner = getattr(self._regard.store, "owner", "local")
-        while not self._stop.is_set():
-            try:
-                if lease is not None and not lease("retention-sweep", owner, self._interval * 0.9):
-                    self._stop.wait(self._interval)
-                    continue
-                erased = sweep(self._regard)
-                if erased:
-                    log.info("retention sweep erased %d faces", sum(len(r.face_ids) for r in erased))
-            except Exception:
-                log.exception("retention sweep failed; it will run again")
-            self._stop.wait(self._interval)
+        if lease is not None and not lease("retention-sweep", owner, self._interval * 0.9):
+            return
+        erased = sweep(self._regard)
+        if erased:
+            log.info("retention sweep erased %d faces", sum(len(r.face_ids) for r in erased))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from regard.errors import InvalidParameterException, ResourceNotFoundException
 from regard.service import params as p
+from regard.service.auditing import probe_details
 from regard.service.common import face_to_wire, require_same_model
 from regard.service.context import RequestContext
 from regard.service.faces import bounding_box, quality_filter_reasons
@@ -89,7 +90,7 @@ def search_faces_by_image(regard: Regard, params: dict[str, Any], ctx: RequestCo
     level = p.quality_filter(params, default="NONE")
     collection = regard.store.get_collection(collection_id)
     require_same_model(regard, collection)
-    image, _ = load_image(params.get("Image"), regard.buckets)
+    image, probe = load_image(params.get("Image"), regard.buckets)
     engine = regard.engine
     faces = engine.detect(image, max_faces=1)
     if not faces:
@@ -107,6 +108,7 @@ def search_faces_by_image(regard: Regard, params: dict[str, Any], ctx: RequestCo
             collection_id,
             threshold=threshold,
             matched_face_ids=[record.face_id for record, _ in found],
+            **probe_details(probe, faces=found),
         )
     )
     return {

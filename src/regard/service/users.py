@@ -19,6 +19,7 @@ from regard.errors import (
     ServiceQuotaExceededException,
 )
 from regard.service import params as p
+from regard.service.auditing import probe_details
 from regard.service.common import page, require_same_model
 from regard.service.context import RequestContext
 from regard.service.faces import face_detail, quality_filter_reasons
@@ -316,6 +317,9 @@ def search_users(regard: Regard, params: dict[str, Any], ctx: RequestContext) ->
             searched_user_id=user_id,
             threshold=threshold,
             matched_user_ids=[m["User"]["UserId"] for m in found],
+            matches=probe_details(None, users=[(m["User"]["UserId"], m["Similarity"]) for m in found])[
+                "matches"
+            ],
         )
     )
     return response
@@ -328,7 +332,7 @@ def search_users_by_image(regard: Regard, params: dict[str, Any], ctx: RequestCo
     level = p.quality_filter(params, default="NONE")
     collection = regard.store.get_collection(collection_id)
     require_same_model(regard, collection)
-    image, _ = load_image(params.get("Image"), regard.buckets)
+    image, probe = load_image(params.get("Image"), regard.buckets)
     engine = regard.engine
     faces = engine.detect(image, max_faces=100)
     response: dict[str, Any] = {"UserMatches": [], "FaceModelVersion": collection.face_model_version}
@@ -355,6 +359,7 @@ def search_users_by_image(regard: Regard, params: dict[str, Any], ctx: RequestCo
             collection_id,
             threshold=threshold,
             matched_user_ids=[m["User"]["UserId"] for m in found],
+            **probe_details(probe, users=[(m["User"]["UserId"], m["Similarity"]) for m in found]),
         )
     )
     return response

@@ -47,9 +47,10 @@ from regard.errors import (
     ResourceNotFoundException,
 )
 from regard.service import params as p
-from regard.service.auditing import append_or_fail, audit_entry
+from regard.service.auditing import Matched, append_or_fail, audit_entry, probe_details, sha256_file
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
+from regard.service.purpose import check_purpose
 from regard.service.scopes import check_scope
 from regard.store.records import AuditEntry, JobRecord
 from regard.vision.tracking import Track, Tracker
@@ -80,6 +81,8 @@ MAX_FACES_PER_FRAME = 100
 JOB_TAG = re.compile(r"[a-zA-Z0-9_.\-:+=\/]+")
 JOB_ID = p.CLIENT_REQUEST_TOKEN
 SAMPLE_FPS_KEY = "RegardSampleFps"  # kept in the job's params; not a Rekognition member
+PROBE_KEY = "_probe_sha256"  # the searched video's hash, kept with the job for its finished record
+PURPOSE_KEY = "_purpose"  # the purpose stated at StartFaceSearch, likewise
 
 Progress = Callable[[float], None]
 StopFlag = Callable[[], bool]
@@ -316,6 +319,7 @@ class VideoJobs:
         self, params: dict[str, Any], ctx: RequestContext, *, sample_fps: float | None = None
     ) -> dict[str, Any]:
         check_scope(ctx.scope, "StartFaceSearch")
+        check_purpose(self.store, "StartFaceSearch", params, ctx)  # also when run without Regard.invoke
         collection_id = p.collection_id(params)
         p.number(params, "FaceMatchThreshold", default=DEFAULT_THRESHOLD)
         return self._start(FACE_SEARCH, params, ctx, sample_fps, collection_id=collection_id)
@@ -344,6 +348,8 @@ class VideoJobs:
             self._check_collection(collection_id)
         path = self.resolve_video(s3)
         check_video_limits(path)
+        # The searched video is named by its hash in the audit (a search's probe), never kept.
+        probe = sha256_file(path) if kind == FACE_SEARCH else None
         with self._lock:
             earlier = self._earlier_job(kind, token, digest)  # a concurrent Start with the same token
             if earlier is not None:
@@ -359,7 +365,7 @@ class VideoJobs:
                 job_id=job_id,
                 kind=kind,
                 status=IN_PROGRESS,
-                params={**stored, "_digest": digest},
+                params={**stored, "_digest": digest, **_provenance(probe, ctx.purpose)},
                 created_at=now,
                 updated_at=now,
                 client_request_token=token,
@@ -375,6 +381,7 @@ class VideoJobs:
                 threshold=(params.get("FaceMatchThreshold", DEFAULT_THRESHOLD) if collection_id else None),
                 sample_fps=stored[SAMPLE_FPS_KEY],
                 job_tag=job_tag,
+                probe_sha256=probe,
             )
             self.store.create_job(record, audit=audit)
             self.started.append(job_id)
@@ -577,6 +584,7 @@ class VideoJobs:
                     matched.setdefault(item["Person"]["Index"], set()).add(match["Face"]["FaceId"])
             details["persons"] = len({item["Person"]["Index"] for item in result["Persons"]})
             details["matched_persons"] = {str(k): sorted(v) for k, v in sorted(matched.items())}
+            details.update(_search_details(job.params, result["Persons"]))
         elif result is not None:
             details["faces"] = len(result.get("Faces", []))
         entry = AuditEntry(
@@ -643,6 +651,27 @@ class VideoJobs:
 
     def _append_audit(self, entry: AuditEntry) -> None:
         append_or_fail(self.store, entry)
+
+
+def _provenance(probe: str | None, purpose: str | None) -> dict[str, str]:
+    """What the finished-job record repeats from the start: the video's hash and the stated purpose."""
+    kept = {PROBE_KEY: probe, PURPOSE_KEY: purpose}
+    return {key: value for key, value in kept.items() if value is not None}
+
+
+def _search_details(params: Mapping[str, Any], persons: list[dict[str, Any]]) -> dict[str, Any]:
+    """``probe_sha256``, ``matches`` (best similarity per face) and ``purpose`` of a finished search."""
+    best: dict[str, tuple[Matched, float]] = {}
+    for item in persons:
+        for match in item["FaceMatches"]:
+            face = match["Face"]
+            similarity = float(match["Similarity"])
+            if face["FaceId"] not in best or similarity > best[face["FaceId"]][1]:
+                best[face["FaceId"]] = (Matched(face["FaceId"], face.get("UserId")), similarity)
+    details = probe_details(params.get(PROBE_KEY), faces=[best[k] for k in sorted(best)])
+    if params.get(PURPOSE_KEY) is not None:
+        details["purpose"] = params[PURPOSE_KEY]
+    return details
 
 
 def _invalid_token() -> RegardError:

@@ -144,6 +144,10 @@ class Store(Protocol):
 
     def verify_audit(self) -> AuditVerification: ...
 
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest audit record; (0, 64 zeros) while the log is empty."""
+        ...
+
     # --- access keys -----------------------------------------------------------------------------
     def create_key(self, record: AccessKeyRecord) -> None: ...
 

@@ -3,10 +3,13 @@
 One input size cannot serve every photo: at 640 px a crowd's faces shrink below what SCRFD finds (players.jpg:
 22 faces at 640, 113 at 1280), while upscaling a close-up makes its face larger than the biggest anchors
 (yaoming.jpg: found at 640, lost at 1280). So the detector runs a 640 pass always, a small pass for faces that
-fill the frame, and, for images larger than ~800 px, a pass near native resolution; each pass keeps the face
-sizes it is good at, and one NMS merges them (bench/bench_engine.py measures the cost). The canvas keeps the
-image's aspect ratio (rounded up to a multiple of 32) instead of a padded square: the same faces for fewer
-pixels.
+fill the frame, and, for images larger than ~800 px, a pass at native resolution (up to 2560 px on the long
+side, in tiles of at most 1280 px so memory stays bounded); each pass keeps the face sizes it is good at, and
+one NMS merges them (bench/bench_engine.py measures the cost). The native pass is what finds faces 10-24 px
+high in large crowd photos: at 1280 px a 2560 px photo's 16 px face is 8 px, below SCRFD's smallest anchors
+(bench/bench_crowd.py: recall by face size on a synthetic crowd set, against insightface at 640 and 1280).
+The canvas keeps the image's aspect ratio (rounded up to a multiple of 32) instead of a padded square: the
+same faces for fewer pixels.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ SCORE_THRESHOLD = 0.5
 NMS_THRESHOLD = 0.4
 BASE_SIDE = 640
 HALF_SIDE = 320
-LARGE_SIDE_MAX = 1280
+LARGE_SIDE_MAX = 2560
+"""The near-native pass never runs above this long side (a 4000 px photo is scaled to 2560)."""
+TILE_SIDE = 1280
+TILE_OVERLAP = 160
+"""Canvases longer than TILE_SIDE run in overlapping tiles; a face is kept by the tile whose core (the tile
+minus half the overlap on inner edges) holds its centre. The near-native pass only contributes faces under
+32 px at 640, i.e. at most 128 px in a 2560 px image: less than the overlap, so every such face is whole in
+the tile that keeps it."""
 LARGE_TRIGGER = 800
 """Images whose long side exceeds this get a near-native pass (at 640 their small faces fall below ~16 px)."""
 
@@ -146,20 +156,55 @@ class ScrfdDetector:
         else:
             new_w, new_h = max(1, int(long_side * width / height)), long_side
         scale = new_h / height
-        canvas_w, canvas_h = (long_side, long_side) if square else (_round32(new_w), _round32(new_h))
-        resized = cv2.resize(bgr, (new_w, new_h))
-        canvas = cv2.copyMakeBorder(
+        resized = bgr if (new_w, new_h) == (width, height) else cv2.resize(bgr, (new_w, new_h))
+        if not square and max(new_w, new_h) > TILE_SIDE:
+            found = self._run_tiled(resized)
+        else:
+            found = self._run_canvas(resized, (long_side, long_side) if square else None)
+        if scale != 1.0:
+            found = Detections(found.boxes / scale, found.scores, found.keypoints / scale)
+        return found
+
+    def _run_canvas(self, resized: NDArray[np.uint8], canvas: tuple[int, int] | None = None) -> Detections:
+        """The detector on ``resized`` top-left on a zero canvas (default: padded to multiples of 32)."""
+        new_h, new_w = resized.shape[:2]
+        canvas_w, canvas_h = canvas if canvas is not None else (_round32(new_w), _round32(new_h))
+        padded = cv2.copyMakeBorder(
             resized, 0, canvas_h - new_h, 0, canvas_w - new_w, cv2.BORDER_CONSTANT, value=0
         )
         mean = self._norm.mean
         blob = cv2.dnn.blobFromImage(
-            canvas, 1.0 / self._norm.std, (canvas_w, canvas_h), (mean, mean, mean), swapRB=True
+            padded, 1.0 / self._norm.std, (canvas_w, canvas_h), (mean, mean, mean), swapRB=True
         )
         outputs = self._session.run(self._outputs, {self._input: blob})
-        found = self._decode(outputs, canvas_h, canvas_w)
-        if scale != 1.0:
-            found = Detections(found.boxes / scale, found.scores, found.keypoints / scale)
-        return found
+        return self._decode(outputs, canvas_h, canvas_w)
+
+    def _run_tiled(self, resized: NDArray[np.uint8]) -> Detections:
+        """The detector over overlapping tiles of at most TILE_SIDE, one at a time (bounded memory)."""
+        height, width = resized.shape[:2]
+        parts = []
+        (xs, tile_w), (ys, tile_h) = _tiles(width), _tiles(height)
+        for y0 in ys:
+            for x0 in xs:
+                tile = resized[y0 : y0 + tile_h, x0 : x0 + tile_w]
+                found = self._run_canvas(np.ascontiguousarray(tile))
+                if len(found) == 0:
+                    continue
+                shift = np.array([x0, y0], np.float32)
+                found = Detections(found.boxes + np.tile(shift, 2), found.scores, found.keypoints + shift)
+                centre = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
+                low = np.array(
+                    [x0 if x0 == 0 else x0 + TILE_OVERLAP / 2, y0 if y0 == 0 else y0 + TILE_OVERLAP / 2]
+                )
+                high = np.array(
+                    [
+                        width if x0 == xs[-1] else x0 + tile_w - TILE_OVERLAP / 2,
+                        height if y0 == ys[-1] else y0 + tile_h - TILE_OVERLAP / 2,
+                    ]
+                )
+                inside = np.all((centre >= low) & (centre < high), axis=1)
+                parts.append(found.take(np.flatnonzero(inside)))
+        return Detections.concat(parts)
 
     def nms(self, found: Detections) -> Detections:
         if len(found) == 0:
@@ -211,6 +256,17 @@ def largest_first(found: Detections, max_faces: int | None) -> Detections:
     if max_faces is not None:
         order = order[:max_faces]
     return found.take(order)
+
+
+def _tiles(length: int) -> tuple[list[int], int]:
+    """Tile origins and tile length along one axis: as few tiles of at most TILE_SIDE as cover ``length``
+    with TILE_OVERLAP between neighbours, all the same length (so the pixels run are close to the image's).
+    """
+    if length <= TILE_SIDE:
+        return [0], length
+    count = int(np.ceil((length - TILE_OVERLAP) / (TILE_SIDE - TILE_OVERLAP)))
+    size = min(TILE_SIDE, _round32((length + (count - 1) * TILE_OVERLAP) / count))
+    return [round(i * (length - size) / (count - 1)) for i in range(count)], size
 
 
 def _round32(value: float) -> int:

@@ -15,12 +15,13 @@ from numpy.typing import NDArray
 from regard.vision.alignment import align_faces
 from regard.vision.detection import Detections, Pass, ScrfdDetector, largest_first
 from regard.vision.embedding import Recogniser
-from regard.vision.face import Face
+from regard.vision.face import Face, Pose
 from regard.vision.image import DecodedImage
 from regard.vision.landmarks import LandmarkModel
 from regard.vision.packs import ModelPack, PackFile, load_pack
-from regard.vision.pose import estimate_pose
+from regard.vision.pose import estimate_poses
 from regard.vision.quality import measure_quality
+from regard.vision.rewrites import prelu_as_relu
 from regard.vision.sessions import Lazy, create_session
 
 DEFAULT_MAX_FACES = 100
@@ -28,8 +29,8 @@ DEFAULT_MAX_FACES = 100
 
 
 class FaceEngine:
-    """Detect faces (box, score, keypoints, 106 landmarks when the pack has them, pose, quality) and embed
-    them.
+    """Detect faces (box, score, keypoints, pose, quality; 106 landmarks on request when the pack has them)
+    and embed them.
     """
 
     def __init__(self, pack: ModelPack | None = None, *, threads: int | None = None) -> None:
@@ -98,29 +99,32 @@ class FaceEngine:
         *,
         max_faces: int | None = DEFAULT_MAX_FACES,
         passes: list[Pass] | None = None,
+        landmarks: bool = False,
     ) -> list[Face]:
-        """Faces largest first (by box area, as Rekognition orders), at most ``max_faces`` (None: all)."""
+        """Faces largest first (by box area, as Rekognition orders), at most ``max_faces`` (None: all).
+
+        Pose and quality come from the detector's keypoints and the pixels; the 106-point landmark model
+        (6 ms a face) runs only with ``landmarks=True`` (DetectFaces with Attributes ALL, 30 landmark types)
+        and when the pack has one; otherwise ``Face.landmarks`` is None.
+        """
         found = self.detections(image, max_faces=max_faces, passes=passes)
         if len(found) == 0:
             return []
-        landmarks: NDArray[np.float32] | None = None
-        if self._landmarks is not None:
-            landmarks = self._landmarks.get().predict(image.pixels, found.boxes)
-        size = (image.width, image.height)
-        faces = []
-        for i in range(len(found)):
-            points = None if landmarks is None else landmarks[i]
-            faces.append(
-                Face(
-                    box=found.boxes[i],
-                    score=float(found.scores[i]),
-                    keypoints=found.keypoints[i],
-                    pose=estimate_pose(found.keypoints[i], points, size),
-                    quality=measure_quality(image.pixels, found.boxes[i]),
-                    landmarks=points,
-                )
+        points: NDArray[np.float32] | list[None] = [None] * len(found)
+        if landmarks and self._landmarks is not None:
+            points = self._landmarks.get().predict(image.pixels, found.boxes)
+        poses = estimate_poses(found.keypoints).tolist()
+        return [
+            Face(
+                box=found.boxes[i],
+                score=float(found.scores[i]),
+                keypoints=found.keypoints[i],
+                pose=Pose(*poses[i]),
+                quality=measure_quality(image.pixels, found.boxes[i]),
+                landmarks=points[i],
             )
-        return faces
+            for i in range(len(found))
+        ]
 
     def embed(self, image: DecodedImage, faces: Sequence[Face]) -> NDArray[np.float32]:
         """Embeddings ``(n, d)`` float32, L2-normalised, in the order of ``faces``; ``(0, d)`` for none."""
@@ -136,4 +140,5 @@ class FaceEngine:
         return self._recogniser.get().embed(align_faces(image.pixels, keypoints))
 
     def _session(self, pack_file: PackFile):
-        return create_session(pack_file.read_verified(), name=str(pack_file.path), threads=self._threads)
+        model = prelu_as_relu(pack_file.read_verified())
+        return create_session(model, name=str(pack_file.path), threads=self._threads)

@@ -135,6 +135,7 @@ class Tracker:
         max_gap_ms: int = 1000,
         embed_every_ms: int = 2000,
         quality_gain: float = 1.3,
+        confirm_iou: float = 0.5,
         switch_cosine: float = 0.15,
         reid_cosine: float = 0.5,
         embed_all: bool = False,
@@ -144,6 +145,7 @@ class Tracker:
         self.max_gap_ms = max_gap_ms
         self.embed_every_ms = embed_every_ms
         self.quality_gain = quality_gain
+        self.confirm_iou = confirm_iou  # a weaker link (a cut, a jump) is checked with an embedding
         self.switch_cosine = switch_cosine
         self.reid_cosine = reid_cosine
         self.embed_all = embed_all  # the baseline the benchmark compares against: embed every detection
@@ -171,11 +173,14 @@ class Tracker:
         pairs.sort(key=lambda p: -p[0])
         used_tracks: set[int] = set()
         assigned: dict[int, Track] = {}
-        for _, ti, di in pairs:
+        weak: set[int] = set()
+        for link, ti, di in pairs:
             if ti in used_tracks or di in assigned:
                 continue
             used_tracks.add(ti)
             assigned[di] = self._active[ti]
+            if link < 1.0 + self.confirm_iou:
+                weak.add(di)
         for ti, track in enumerate(self._active):
             if ti not in used_tracks:
                 track.misses += 1
@@ -188,7 +193,7 @@ class Tracker:
                 self._active.append(track)
             track.misses = 0
             track.points.append(TrackPoint(timestamp_ms, face))
-            if self._wants_embedding(track, face, timestamp_ms):
+            if di in weak or self._wants_embedding(track, face, timestamp_ms):
                 requests.append(EmbedRequest(track, face, timestamp_ms))
         self.embeddings_requested += len(requests)
         return requests

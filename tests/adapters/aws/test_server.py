@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import time
@@ -49,7 +50,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     keys = {scope: _new_key(tmp / "data", scope) for scope in ("detect", "search", "revoked")}
     done = run_cli("keys", "revoke", keys["revoked"][0], "--data", str(tmp / "data"))
     assert done.returncode == 0, done.stderr
-    process = start_server(tmp, "--bucket", f"photos={photos}", "--workers", "2")
+    signing_key = tmp / "keys" / "anchor.pem"  # outside the data folder, as it must be
+    signing_key.parent.mkdir()
+    assert run_cli("audit", "keygen", "--out", str(signing_key)).returncode == 0
+    anchors = ("--audit-anchor-to", str(tmp / "witness.jsonl"), "--audit-anchor-interval", "1")
+    anchors += ("--audit-signing-key", str(signing_key))
+    process = start_server(tmp, "--bucket", f"photos={photos}", "--workers", "2", *anchors)
     process.keys = keys
     yield process
     assert process.stop() == 0, process.log_text()[-3000:]
@@ -59,8 +65,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 CALLED: set[str] = set()  # operations sent through boto3 in this module, successful or not
 
 
-def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
-    client = boto3.client(
+def _client(
+    server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, purpose: str | None = None
+) -> Any:
+    """A boto3 client of its own session (so AWS_DATA_PATH, when set, adds Regard's operations); with
+    ``purpose``, every request carries X-Regard-Purpose, added before signing as users are told to."""
+    client = boto3.session.Session().client(
         "rekognition",
         endpoint_url=server.url,
         region_name="us-east-1",
@@ -69,6 +79,12 @@ def _client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
     client.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
+    if purpose is not None:
+
+        def add_purpose(request: Any, **_: Any) -> None:
+            request.headers["X-Regard-Purpose"] = purpose
+
+        client.meta.events.register("before-sign.rekognition.*", add_purpose)
     return client
 
 
@@ -342,16 +358,9 @@ def test_audit_log_over_the_wire_for_admin_keys_only(
     monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
 
     def client(key_id: str, secret: str) -> Any:  # a new session reads AWS_DATA_PATH
-        return boto3.session.Session().client(
-            "rekognition",
-            endpoint_url=server.url,
-            region_name="us-east-1",
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-        )
+        return _client(server, key_id, secret)
 
     admin = client(BOOT_KEY_ID, BOOT_SECRET)
-    admin.meta.events.register("before-call.rekognition", lambda model, **_: CALLED.add(model.name))
     name = _collection(rek, "audited")
     rek.describe_collection(CollectionId=name)
     records = admin.list_audit_records(CollectionId=name)["Records"]
@@ -363,6 +372,93 @@ def test_audit_log_over_the_wire_for_admin_keys_only(
     search = client(*server.keys["search"])
     with pytest.raises(search.exceptions.AccessDeniedException):
         search.list_audit_records()
+
+
+def test_purpose_header_probe_hash_and_subject_report(
+    server: ServerProcess, rek: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X-Regard-Purpose sent by boto3's before-sign hook (so it is signed), kept with the probe's hash;
+    a purpose-bound collection refuses searches without it; the person's report over the wire."""
+    import hashlib
+
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    monkeypatch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+
+    def client(key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, purpose: str | None = None) -> Any:
+        return _client(server, key_id, secret, purpose)
+
+    admin = client()
+    name = f"bound-{uuid.uuid4().hex[:8]}"
+    admin.create_collection(CollectionId=name, Tags={"regard:require-purpose": "true"})
+    assert admin.describe_collection(CollectionId=name)["RegardRequirePurpose"] is True
+    obama = admin.index_faces(CollectionId=name, Image={"Bytes": OBAMA}, ExternalImageId="obama")
+    face_id = obama["FaceRecords"][0]["Face"]["FaceId"]
+    with pytest.raises(ClientError) as refused:
+        admin.search_faces_by_image(CollectionId=name, Image={"Bytes": OBAMA_SMALL})
+    assert _code(refused) == "AccessDeniedException"
+    assert "requires a stated purpose" in refused.value.response["Error"]["Message"]
+
+    asked = client(*server.keys["search"], purpose="case 42: caf%C3%A9 camera")  # percent-encoded UTF-8
+    found = asked.search_faces_by_image(CollectionId=name, Image={"Bytes": OBAMA_SMALL})
+    assert found["FaceMatches"][0]["Face"]["FaceId"] == face_id
+    records = admin.list_audit_records(CollectionId=name)["Records"]
+    details = json.loads(records[-1]["Details"])
+    assert records[-1]["Operation"] == "SearchFacesByImage"
+    assert details["probe_sha256"] == hashlib.sha256(OBAMA_SMALL).hexdigest()
+    assert details["purpose"] == "case 42: café camera"
+    assert details["matches"][0]["face_id"] == face_id and details["matches"][0]["similarity"] > 80
+
+    with pytest.raises(ClientError) as bad:
+        client(purpose="tab%09inside").search_faces_by_image(CollectionId=name, Image={"Bytes": OBAMA_SMALL})
+    assert _code(bad) == "InvalidParameterException"
+    # Added after signing (as a proxy could): refused, never attributed to the key's owner.
+    target, body = "RekognitionService.DescribeCollection", {"CollectionId": name}
+    headers, data = sign(server.url + "/", target, body, BOOT_KEY_ID, BOOT_SECRET)
+    response = httpx.post(server.url + "/", content=data, headers={**headers, "X-Regard-Purpose": "forged"})
+    assert (response.status_code, response.json()["__type"]) == (403, "InvalidSignatureException")
+    assert "X-Regard-Purpose" in response.text, response.text
+
+    admin.delete_faces(CollectionId=name, FaceIds=[face_id])
+    report = admin.list_subject_audit_records(CollectionId=name, ExternalImageId="obama")
+    assert report["FaceIds"] == [face_id]  # erased, still found through the audit history
+    (hit,) = [r for r in report["Records"] if r["Role"] == "RETURNED"]
+    assert hit["AccessKeyId"] == server.keys["search"][0] and hit["Purpose"] == "case 42: café camera"
+    assert hit["ProbeSha256"] == details["probe_sha256"] and hit["Similarity"] > 80
+    changes = [r["Operation"] for r in report["Records"] if r["Role"] == "CHANGED"]
+    assert changes == ["IndexFaces", "DeleteFaces"]
+    with pytest.raises(ClientError) as denied:
+        client(*server.keys["search"]).list_subject_audit_records(CollectionId=name, FaceId=face_id)
+    assert _code(denied) == "AccessDeniedException"
+
+
+def test_server_publishes_signed_anchors_of_the_audit_head(server: ServerProcess, rek: Any) -> None:
+    from regard.service.audit_anchor import load_public_key, trusted_anchor
+
+    public = load_public_key(server.data_dir.parent / "keys" / "anchor.pem.pub")
+    rek.list_collections()
+    witness = server.data_dir.parent / "witness.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(witness.read_text().splitlines()) < 2:
+        time.sleep(0.5)
+    lines = witness.read_text().splitlines()
+    assert len(lines) >= 2 and stat_mode(witness) == 0o600
+    anchors = [trusted_anchor(line, n, public) for n, line in enumerate(lines, 1)]
+    assert all(isinstance(a, dict) for a in anchors), anchors
+    seqs = [a["seq"] for a in anchors]
+    assert seqs == sorted(set(seqs))  # one anchor per head that moved, never repeated
+    with pytest.MonkeyPatch.context() as patch:
+        from regard.adapters.aws.model import EXTRAS_PATH
+
+        patch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+        admin = _client(server)
+        for anchor in anchors:
+            (record,) = admin.list_audit_records(AfterSequence=anchor["seq"] - 1, MaxResults=1)["Records"]
+            assert (record["Sequence"], record["Hash"]) == (anchor["seq"], anchor["hash"])
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 # --- authentication and scopes --------------------------------------------------------------------------
@@ -463,7 +559,7 @@ def test_keys_list_shows_no_secrets(tmp_path: Path) -> None:
 # --- the AWS CLI ---------------------------------------------------------------------------------------
 
 
-def _aws(server: ServerProcess, *args: str) -> Any:
+def _aws(server: ServerProcess, *args: str, **extra_env: str) -> Any:
     import json
     import subprocess
     import sys
@@ -477,6 +573,7 @@ def _aws(server: ServerProcess, *args: str) -> Any:
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         AWS_MAX_ATTEMPTS="1",
     )
+    env.update(extra_env)
     aws = [sys.executable, "-m", "awscli"]
     done = subprocess.run(
         [*aws, "rekognition", *args, "--endpoint-url", server.url, "--output", "json"],
@@ -517,6 +614,30 @@ def test_aws_cli(server: ServerProcess, rek: Any) -> None:
     assert out["FaceMatches"][0]["Face"]["ExternalImageId"] == "obama"
     code, out, err = _aws(server, "describe-collection", "--collection-id", "nope-" + name)
     assert code != 0 and "ResourceNotFoundException" in err
+
+
+def test_aws_cli_sends_a_signed_purpose_through_the_plugin(server: ServerProcess, tmp_path: Path) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[plugins]\nregard_purpose = regard.adapters.aws.cli_plugin\n")
+    name = f"cli-bound-{uuid.uuid4().hex[:8]}"
+    tags = ("--tags", "regard:require-purpose=true")
+    code, _, err = _aws(server, "create-collection", "--collection-id", name, *tags)
+    assert code == 0, err
+    probe = tmp_path / "probe.jpg"
+    probe.write_bytes(OBAMA_SMALL)
+    search = ("search-faces-by-image", "--collection-id", name, "--image-bytes", f"fileb://{probe}")
+    code, _, err = _aws(server, *search, AWS_CONFIG_FILE=str(config))
+    assert code != 0 and "AccessDeniedException" in err and "requires a stated purpose" in err
+    purpose = "réf. 2026/17 – 100% checked"
+    code, out, err = _aws(server, *search, AWS_CONFIG_FILE=str(config), REGARD_PURPOSE=purpose)
+    assert code == 0, err
+    assert out["FaceMatches"] == []  # an empty collection: the search ran, with its purpose
+    from regard.adapters.aws.model import EXTRAS_PATH
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DATA_PATH", str(EXTRAS_PATH))
+        records = _client(server).list_audit_records(CollectionId=name)["Records"]
+    assert json.loads(records[-1]["Details"])["purpose"] == purpose
 
 
 def test_every_offered_operation_is_exercised() -> None:

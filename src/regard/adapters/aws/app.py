@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from regard.adapters.aws import protocol, sigv4
 from regard.adapters.aws.errors import RequestEntityTooLargeException, UnrecognizedClientException
+from regard.adapters.aws.purpose_header import HEADER as PURPOSE_HEADER
+from regard.adapters.aws.purpose_header import read_purpose
 from regard.errors import InternalServerError, RegardError, ThrottlingException
 from regard.service.context import RequestContext
 
@@ -129,13 +131,18 @@ class Endpoint:
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
         )
         sigv4.verify_signature(auth, signed, body, key.secret_access_key)
+        purpose = read_purpose(_raw_header(request, PURPOSE_HEADER), auth)
         # 2. the operation and its parameters, checked against the model.
         op = protocol.resolve_operation(request.headers.get("x-amz-target"), self.regard.operations)
         ex.operation = op.name
         params = protocol.parse_request(op, body)
         # 3. the service, off the event loop.
         ctx = RequestContext(
-            access_key=key.access_key_id, scope=key.scope, client=ex.client, request_id=ex.request_id
+            access_key=key.access_key_id,
+            scope=key.scope,
+            client=ex.client,
+            request_id=ex.request_id,
+            purpose=purpose,
         )
         result = await self.models.run(lambda: self.regard.invoke(op.name, params, ctx), self.request_timeout)
         headers = {"Content-Type": protocol.CONTENT_TYPE, "x-amzn-RequestId": ex.request_id}
@@ -183,6 +190,15 @@ class Endpoint:
             log.exception("warm-up failed; /health stays 503")
 
 
+def _raw_header(request: Request, name: str) -> bytes | None:
+    """A header's raw bytes (the first of that name), before any text decoding."""
+    wanted = name.encode("latin-1")
+    for key, value in request.scope["headers"]:
+        if key.lower() == wanted:
+            return bytes(value)
+    return None
+
+
 def _warm(regard: Regard) -> None:
     """``regard.warm_up()`` if offered, else build the engine and run its ``warm_up()``."""
     warm = getattr(regard, "warm_up", None)
@@ -221,9 +237,13 @@ def create_app(
             endpoint.models.shutdown()
             endpoint.auth.shutdown()
 
+    from regard.adapters.console.app import create_console, redirect_to_console
+
     routes = [
         Route("/", endpoint.handle, methods=["POST"]),
         Route("/health", endpoint.health, methods=["GET"]),
+        Route("/console", redirect_to_console, methods=["GET"]),
+        Mount("/console", app=create_console(endpoint)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.endpoint = endpoint

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regard.adapters.cli.common import cli_context, open_regard, print_json
-from regard.adapters.cli.options import data_option
+from regard.adapters.cli.options import data_option, purpose_option
 from regard.errors import RegardError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -29,10 +29,25 @@ def collections() -> None:
 @click.argument("collection_id")
 @click.option("--purpose", help="Why the faces in this collection are held (kept as provenance).")
 @click.option("--retention-days", type=float, help="Erase each face this many days after it is indexed.")
+@click.option(
+    "--require-purpose",
+    is_flag=True,
+    help="Refuse every search of this collection that states no purpose (tag regard:require-purpose).",
+)
 @data_option
-def create(collection_id: str, purpose: str | None, retention_days: float | None, data_dir: Path) -> None:
+def create(
+    collection_id: str,
+    purpose: str | None,
+    retention_days: float | None,
+    require_purpose: bool,
+    data_dir: Path,
+) -> None:
     """Create a collection bound to the current model pack."""
     params: dict[str, Any] = {"CollectionId": collection_id}
+    if require_purpose:
+        from regard.service.purpose import REQUIRE_PURPOSE_TAG
+
+        params["Tags"] = {REQUIRE_PURPOSE_TAG: "true"}
     if purpose:
         params["RegardPurpose"] = purpose
     if retention_days is not None:
@@ -131,6 +146,7 @@ def external_id_for(path: Path) -> str:
     help="Erase these faces this many days from now (default: the collection's retention period).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a table.")
+@purpose_option
 @data_option
 def index(
     collection_id: str,
@@ -140,6 +156,7 @@ def index(
     user_id: str | None,
     expires_in_days: float | None,
     as_json: bool,
+    purpose: str | None,
     data_dir: Path,
 ) -> None:
     """Index the faces in image files and folders (recursively); re-running skips what is indexed."""
@@ -165,10 +182,10 @@ def index(
             if expires_in_days is not None:
                 options["RegardExpiresAt"] = int(time.time() + expires_in_days * 86400)
             for path in files:
-                _index_one(regard, options, path, summary, face_ids)
+                _index_one(regard, options, path, summary, face_ids, purpose)
                 progress.advance(task)
         if user_id and face_ids:
-            _associate(regard, collection_id, user_id, face_ids, summary)
+            _associate(regard, collection_id, user_id, face_ids, summary, purpose)
     if as_json:
         print_json(summary)
         return
@@ -184,7 +201,12 @@ def index(
 
 
 def _index_one(
-    regard: Any, options: dict[str, Any], path: Path, summary: dict[str, Any], face_ids: list[str]
+    regard: Any,
+    options: dict[str, Any],
+    path: Path,
+    summary: dict[str, Any],
+    face_ids: list[str],
+    purpose: str | None = None,
 ) -> None:
     """Index one file with the IndexFaces ``options``; counts the outcome in ``summary``."""
     from regard.service.indexing import already_indexed
@@ -196,7 +218,7 @@ def _index_one(
             summary["skipped"] += 1
             return
         params = {**options, "Image": {"Bytes": data}, "ExternalImageId": external_id}
-        response = regard.invoke("IndexFaces", params, cli_context())
+        response = regard.invoke("IndexFaces", params, cli_context(purpose))
     except RegardError as error:
         summary["failed"][error.code] = summary["failed"].get(error.code, 0) + 1
         return
@@ -214,16 +236,21 @@ def _index_one(
 
 
 def _associate(
-    regard: Any, collection_id: str, user_id: str, face_ids: list[str], summary: dict[str, Any]
+    regard: Any,
+    collection_id: str,
+    user_id: str,
+    face_ids: list[str],
+    summary: dict[str, Any],
+    purpose: str | None = None,
 ) -> None:
     if regard.store.get_user(collection_id, user_id) is None:
-        regard.invoke("CreateUser", {"CollectionId": collection_id, "UserId": user_id}, cli_context())
+        regard.invoke("CreateUser", {"CollectionId": collection_id, "UserId": user_id}, cli_context(purpose))
     associated = 0
     for start in range(0, len(face_ids), 100):
         response = regard.invoke(
             "AssociateFaces",
             {"CollectionId": collection_id, "UserId": user_id, "FaceIds": face_ids[start : start + 100]},
-            cli_context(),
+            cli_context(purpose),
         )
         associated += len(response["AssociatedFaces"])
     summary["associated"] = associated
@@ -236,6 +263,7 @@ def _associate(
 @click.option("--max-faces", type=int, default=10, show_default=True)
 @click.option("--users", "by_user", is_flag=True, help="Search users (SearchUsersByImage) instead of faces.")
 @click.option("--json", "as_json", is_flag=True, help="Print the response body.")
+@purpose_option
 @data_option
 def search(
     collection_id: str,
@@ -244,6 +272,7 @@ def search(
     max_faces: int,
     by_user: bool,
     as_json: bool,
+    purpose: str | None,
     data_dir: Path,
 ) -> None:
     """Search a collection with the largest face in IMAGE."""
@@ -257,7 +286,7 @@ def search(
                 "UserMatchThreshold": threshold,
                 "MaxUsers": max_faces,
             }
-            response = regard.invoke("SearchUsersByImage", params, cli_context())
+            response = regard.invoke("SearchUsersByImage", params, cli_context(purpose))
         else:
             params = {
                 "CollectionId": collection_id,
@@ -265,7 +294,7 @@ def search(
                 "FaceMatchThreshold": threshold,
                 "MaxFaces": max_faces,
             }
-            response = regard.invoke("SearchFacesByImage", params, cli_context())
+            response = regard.invoke("SearchFacesByImage", params, cli_context(purpose))
         annotate_false_match_rates(regard, response)
     if as_json:
         print_json(response)
@@ -361,6 +390,7 @@ def users_associate(
 @click.option("--face", "face_id", help="Find users matching this face ID.")
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Or an image.")
 @click.option("--threshold", type=float, default=80.0, show_default=True, help="UserMatchThreshold, 0-100.")
+@purpose_option
 @data_option
 def users_search(
     collection_id: str,
@@ -368,6 +398,7 @@ def users_search(
     face_id: str | None,
     image: Path | None,
     threshold: float,
+    purpose: str | None,
     data_dir: Path,
 ) -> None:
     """Search users by user, face or image."""
@@ -377,10 +408,10 @@ def users_search(
         params: dict[str, Any] = {"CollectionId": collection_id, "UserMatchThreshold": threshold}
         if image is not None:
             params["Image"] = {"Bytes": image.read_bytes()}
-            response = regard.invoke("SearchUsersByImage", params, cli_context())
+            response = regard.invoke("SearchUsersByImage", params, cli_context(purpose))
         else:
             params.update({"UserId": user_id} if user_id else {"FaceId": face_id})
-            response = regard.invoke("SearchUsers", params, cli_context())
+            response = regard.invoke("SearchUsers", params, cli_context(purpose))
     _print_matches(response, True)
 
 

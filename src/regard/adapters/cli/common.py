@@ -43,9 +43,9 @@ def reported_errors() -> Iterator[None]:
         sys.exit(1)
 
 
-def cli_context() -> RequestContext:
-    """A fresh request context (its own request id) for one local call."""
-    return RequestContext(client="cli")
+def cli_context(purpose: str | None = None) -> RequestContext:
+    """A fresh request context (its own request id) for one local call, with the stated ``--purpose``."""
+    return RequestContext(client="cli", purpose=purpose)
 
 
 def print_json(value: Any) -> None:

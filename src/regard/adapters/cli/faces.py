@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from regard.adapters.cli.options import data_option, database_url
+from regard.adapters.cli.options import data_option, database_url, purpose_option
 from regard.errors import RegardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,7 +101,7 @@ def detect_command(image: Path, as_json: bool, draw: Path | None, max_faces: int
     from regard.vision.engine import FaceEngine
 
     decoded = _read(image)
-    faces = FaceEngine().detect(decoded, max_faces=max_faces or None)
+    faces = FaceEngine().detect(decoded, max_faces=max_faces or None, landmarks=True)
     body = {"FaceDetails": [face_detail(face, decoded) for face in faces]}  # the DetectFaces body
     if draw is not None:
         _draw(decoded, faces, draw)
@@ -155,33 +155,42 @@ def detect_command(image: Path, as_json: bool, draw: Path | None, max_faces: int
     show_default=True,
     help="SimilarityThreshold, 0-100 (80: low false-match rate, see docs/similarity.md).",
 )
+@purpose_option
 @data_option
 @_rekognition_errors
-def compare_command(source: Path, target: Path, as_json: bool, threshold: float, data_dir: Path) -> None:
+def compare_command(
+    source: Path, target: Path, as_json: bool, threshold: float, purpose: str | None, data_dir: Path
+) -> None:
     """Compare the largest face in SOURCE with the faces in TARGET.
 
     The table gives each match's estimated false-match rate, from your own calibration (``regard
     calibrate``, kept under --data) or the one shipped for the model pack; --json prints exactly the
-    CompareFaces response body.
+    CompareFaces response body. With --purpose the comparison runs over the data folder and leaves an
+    audit record (the images' hashes, the similarities and the purpose).
     """
     from regard.evaluation.calibration import annotate_matches, load_calibration
-    from regard.service.faces import compare_faces
     from regard.vision.engine import FaceEngine
 
-    engine = FaceEngine()
-    body = compare_faces(engine, _read(source), _read(target), similarity_threshold=threshold)
+    if purpose is not None:
+        body, model_version = _audited_compare(source, target, threshold, purpose, data_dir)
+    else:
+        from regard.service.faces import compare_faces
+
+        engine = FaceEngine()
+        body = compare_faces(engine, _read(source), _read(target), similarity_threshold=threshold)
+        model_version = engine.model_version
     if as_json:
         click.echo(json.dumps(body))
         return
     database = database_url()
     if database is None:
-        annotate_matches(body, load_calibration(data_dir, engine.model_version))
+        annotate_matches(body, load_calibration(data_dir, model_version))
     else:
         from regard.store import open_store
 
         store = open_store(None, database=database)
         try:
-            annotate_matches(body, load_calibration(data_dir, engine.model_version, settings=store))
+            annotate_matches(body, load_calibration(data_dir, model_version, settings=store))
         finally:
             store.close()
     from rich.console import Console
@@ -213,6 +222,21 @@ def compare_command(source: Path, target: Path, as_json: bool, threshold: float,
             matched,
         )
     Console().print(table)
+
+
+def _audited_compare(
+    source: Path, target: Path, threshold: float, purpose: str, data_dir: Path
+) -> tuple[dict[str, Any], str]:
+    """CompareFaces through the data folder's Regard, so it is audited with its purpose."""
+    from regard.adapters.cli.common import cli_context, open_regard
+
+    params = {
+        "SourceImage": {"Bytes": source.read_bytes()},
+        "TargetImage": {"Bytes": target.read_bytes()},
+        "SimilarityThreshold": threshold,
+    }
+    with open_regard(data_dir) as regard:
+        return regard.invoke("CompareFaces", params, cli_context(purpose)), regard.engine.model_version
 
 
 def _fmr(match: dict[str, Any]) -> str:

@@ -48,3 +48,22 @@ def database_url() -> str | None:
     """The ``--database`` of the running command (None: the embedded store in --data)."""
     ctx = click.get_current_context(silent=True)
     return ctx.meta.get(DATABASE_KEY) if ctx is not None else None
+
+
+def _checked_purpose(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from regard.errors import RegardError
+    from regard.service.purpose import validate_purpose
+
+    try:
+        return validate_purpose(value)
+    except RegardError as error:
+        raise click.BadParameter(error.message) from None
+
+
+purpose_option = click.option(
+    "--purpose",
+    callback=_checked_purpose,
+    envvar="REGARD_PURPOSE",
+    help="Why this is run (a case or ticket reference and a short reason); kept in the audit record. "
+    "Required by collections created with --require-purpose.",
+)

@@ -45,6 +45,20 @@ def _store(data_dir: Path) -> Iterator[Any]:
         store.close()
 
 
+def _anchor_key(target: str | None, key_path: Path | None, data_dir: Path) -> object:
+    """The signing key for periodic anchors, checked before the server starts (None without a target)."""
+    if target is None:
+        return None
+    if key_path is None:
+        raise click.UsageError("--audit-anchor-to needs --audit-signing-key or REGARD_AUDIT_SIGNING_KEY.")
+    from regard.service.audit_anchor import AnchorError, load_signing_key
+
+    try:
+        return load_signing_key(key_path, data_dir)
+    except AnchorError as error:
+        raise click.UsageError(str(error)) from None
+
+
 def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, Path]:
     buckets: dict[str, Path] = {}
     for value in values:
@@ -102,6 +116,27 @@ def _parse_bucket(ctx: click.Context, param: click.Parameter, values: tuple[str,
     type=click.IntRange(1024),
     help="Largest request body in bytes.",
 )
+@click.option(
+    "--audit-anchor-to",
+    "anchor_to",
+    metavar="TARGET",
+    help="Publish a signed anchor of the audit log to this file (JSON lines) or https:// URL, periodically.",
+)
+@click.option(
+    "--audit-anchor-interval",
+    "anchor_interval",
+    default=3600.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between anchors (only when the log grew).",
+)
+@click.option(
+    "--audit-signing-key",
+    "signing_key",
+    envvar="REGARD_AUDIT_SIGNING_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 private key (PEM) for anchors, kept outside the data folder (regard audit keygen).",
+)
 def serve(
     host: str,
     port: int,
@@ -111,6 +146,9 @@ def serve(
     queue_limit: int,
     request_timeout: float,
     max_body: int,
+    anchor_to: str | None,
+    anchor_interval: float,
+    signing_key: Path | None,
 ) -> None:
     """Serve Amazon Rekognition's API (AWS JSON 1.1, SigV4) for boto3, the AWS CLI and other SDKs.
 
@@ -124,10 +162,13 @@ def serve(
     database = database_url()
     if database is None:
         _private_folder(data_dir)
+    anchor_key = _anchor_key(anchor_to, signing_key, data_dir)
     regard = Regard.open(data_dir, buckets=buckets, database=database)
     try:
         ensure_bootstrap_key(regard.store, os.environ)
         regard.start_background_work()  # resume video jobs, sweep expired faces: a server's work only
+        if anchor_to is not None:
+            regard.start_audit_anchoring(anchor_key, anchor_to, interval=anchor_interval)
     except Exception:
         regard.close()
         raise

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from regard.adapters.cli.common import cli_context, reported_errors
-from regard.adapters.cli.options import data_option
+from regard.adapters.cli.options import data_option, purpose_option
 from regard.vision.video import DEFAULT_SAMPLE_FPS, MAX_SAMPLE_FPS
 
 console = Console(stderr=True)
@@ -68,6 +68,7 @@ _video_argument = click.argument(
 @_json_option
 @_annotate_option
 @_sheet_option
+@purpose_option
 @data_option
 def search(
     collection_id: str,
@@ -77,6 +78,7 @@ def search(
     json_out: Path | None,
     annotate: Path | None,
     contact_sheet: Path | None,
+    purpose: str | None,
     data_dir: Path,
 ) -> None:
     """Search VIDEO for the people of COLLECTION_ID; print a timeline of who appears when."""
@@ -86,7 +88,7 @@ def search(
         "Video": _video_param(video_path),
     }
     with reported_errors(), _jobs(data_dir) as jobs:
-        ctx = cli_context()
+        ctx = cli_context(purpose)
         job_id = jobs.start_face_search(params, ctx, sample_fps=fps)["JobId"]
         _follow(jobs, job_id, video_path.name)
         response = _all_pages(jobs.get_face_search, job_id, "Persons")
