@@ -254,6 +254,42 @@ class StoreContract:
         with pytest.raises(InvalidParameterException):
             store.search_faces("c1", np.ones(DIM + 1, np.float32), max_results=1)
 
+    def test_batch_search_equals_one_search_per_query(self, store: Store, rng: np.random.Generator) -> None:
+        faces, vecs = self._filled(store, rng, self.many)
+        queries = np.vstack([unit_vectors(6, rng), 2.5 * vecs[[3, 11]], np.zeros((1, DIM), np.float32)])
+        for max_results, min_cosine in ((10, -1.0), (5, 0.3), (1, 0.999), (1000, -1.0)):
+            batch = store.search_faces_batch("c1", queries, max_results=max_results, min_cosine=min_cosine)
+            assert len(batch) == len(queries)
+            for query, hits in zip(queries, batch, strict=True):
+                single = store.search_faces("c1", query, max_results=max_results, min_cosine=min_cosine)
+                assert [f.face_id for f, _ in hits] == [f.face_id for f, _ in single]
+                np.testing.assert_allclose([s for _, s in hits], [s for _, s in single], rtol=0, atol=1e-6)
+                assert [f for f, _ in hits] == [f for f, _ in single]  # whole records, not only IDs
+        best = store.search_faces_batch("c1", queries, max_results=1)
+        assert [hits[0][0].face_id for hits in best[6:8]] == [faces[3].face_id, faces[11].face_id]
+        assert best[6][0][1] == pytest.approx(1.0, abs=1e-5)  # queries are normalised
+        assert best[8] == []  # a zero query finds nothing, as in search_faces
+        for qi in range(6):
+            expected = brute_force(vecs, queries[qi], 10)
+            top = store.search_faces_batch("c1", queries, max_results=10)[qi]
+            assert [f.face_id for f, _ in top] == [faces[i].face_id for i in expected], qi
+
+    def test_batch_search_edges(self, store: Store, rng: np.random.Generator) -> None:
+        faces, vecs = self._filled(store, rng, 20)
+        assert store.search_faces_batch("c1", np.empty((0, DIM), np.float32), max_results=5) == []
+        assert store.search_faces_batch("c1", vecs[:3], max_results=0) == [[], [], []]
+        store.delete_faces("c1", [faces[0].face_id])
+        after = store.search_faces_batch("c1", vecs[:2], max_results=3)
+        assert faces[0].face_id not in {f.face_id for hits in after for f, _ in hits}
+        assert after[1][0][0].face_id == faces[1].face_id
+        for bad in (vecs[0], np.ones((2, DIM + 1), np.float32), np.full((1, DIM), np.nan, np.float32)):
+            with pytest.raises(InvalidParameterException):
+                store.search_faces_batch("c1", bad, max_results=1)
+        with pytest.raises(ResourceNotFoundException):
+            store.search_faces_batch("nope", vecs[:1], max_results=1)
+        store.create_collection(collection("empty"))
+        assert store.search_faces_batch("empty", vecs[:2], max_results=3) == [[], []]
+
     # --- retention -------------------------------------------------------------------------------
     def test_expired_faces_and_collection_default(self, store: Store, rng: np.random.Generator) -> None:
         store.create_collection(collection("keep"))

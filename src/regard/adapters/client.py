@@ -85,12 +85,17 @@ class Client:
 
 
 def annotate_false_match_rates(regard: Regard, response: dict[str, Any]) -> dict[str, Any]:
-    """Add each match's estimated false-match rate, from the data folder's calibration or the built-in one."""
-    if not any(response.get(key) for key in ("FaceMatches", "UserMatches")):
+    """Add each match's estimated false-match rate, from the data folder's calibration or the built-in one.
+
+    RecognizeFaces nests its matches, one FaceMatches list per recognized face; each is annotated alike.
+    """
+    bodies = [response, *(response.get("RecognizedFaces") or [])]
+    if not any(body.get(key) for body in bodies for key in ("FaceMatches", "UserMatches")):
         return response
     from regard.evaluation.calibration import annotate_matches, load_calibration
 
     settings = regard.store if hasattr(regard.store, "get_setting") else None  # a shared database
-    return annotate_matches(
-        response, load_calibration(regard.data_dir, regard.engine.model_version, settings=settings)
-    )
+    calibration = load_calibration(regard.data_dir, regard.engine.model_version, settings=settings)
+    for body in bodies:
+        annotate_matches(body, calibration)
+    return response

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regard.errors import InternalServerError, InvalidParameterException, RegardError
-from regard.service import analysis, audit_log, collections, indexing, searching, subject_report, users
+from regard.service import (
+    analysis,
+    audit_log,
+    collections,
+    indexing,
+    recognizing,
+    searching,
+    subject_report,
+    users,
+)
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
@@ -56,6 +65,7 @@ HANDLERS: dict[str, Handler] = {
     "SearchUsers": users.search_users,
     "SearchUsersByImage": users.search_users_by_image,
     audit_log.OPERATION: audit_log.list_audit_records,
+    recognizing.OPERATION: recognizing.recognize_faces,
     subject_report.OPERATION: subject_report.list_subject_audit_records,
 }
 

@@ -20,6 +20,7 @@ SEARCH_OPERATIONS = DETECT_OPERATIONS | {
     "SearchUsersByImage",
     "StartFaceSearch",
     "GetFaceSearch",
+    "RecognizeFaces",
 }
 INDEX_OPERATIONS = SEARCH_OPERATIONS | {
     "IndexFaces",

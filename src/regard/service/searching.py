@@ -43,11 +43,26 @@ def matches(
         min_cosine=cosine_from_similarity(threshold),
         exclude=exclude,
     )
+    return _at_threshold(found, threshold)
+
+
+def batch_matches(
+    regard: Regard, collection_id: str, queries: Vector, *, threshold: float, max_faces: int
+) -> list[list[tuple[FaceRecord, float]]]:
+    """``matches`` for each row of ``queries`` (n, d), searched as one batch."""
+    found = regard.store.search_faces_batch(
+        collection_id, queries, max_results=max_faces, min_cosine=cosine_from_similarity(threshold)
+    )
+    return [_at_threshold(hits, threshold) for hits in found]
+
+
+def _at_threshold(found: list[tuple[FaceRecord, float]], threshold: float) -> list[tuple[FaceRecord, float]]:
     scored = [(record, float(similarity_from_cosine(cosine))) for record, cosine in found]
     return [(record, similarity) for record, similarity in scored if similarity >= threshold]
 
 
-def _match_list(found: list[tuple[FaceRecord, float]]) -> list[dict[str, Any]]:
+def match_list(found: list[tuple[FaceRecord, float]]) -> list[dict[str, Any]]:
+    """Rekognition's FaceMatchList: ``{Similarity, Face}`` per match, best first."""
     return [
         {"Similarity": round(similarity, 5), "Face": face_to_wire(record)} for record, similarity in found
     ]
@@ -78,7 +93,7 @@ def search_faces(regard: Regard, params: dict[str, Any], ctx: RequestContext) ->
     )
     return {
         "SearchedFaceId": face_id,
-        "FaceMatches": _match_list(found),
+        "FaceMatches": match_list(found),
         "FaceModelVersion": collection.face_model_version,
     }
 
@@ -114,6 +129,6 @@ def search_faces_by_image(regard: Regard, params: dict[str, Any], ctx: RequestCo
     return {
         "SearchedFaceBoundingBox": box,
         "SearchedFaceConfidence": round(largest.score * 100.0, 4),
-        "FaceMatches": _match_list(found),
+        "FaceMatches": match_list(found),
         "FaceModelVersion": collection.face_model_version,
     }

@@ -98,6 +98,15 @@ class Store(Protocol):
     ) -> list[tuple[FaceRecord, float]]:
         """Nearest faces by cosine similarity, best first."""
 
+    def search_faces_batch(
+        self, collection_id: str, queries: Vector, *, max_results: int, min_cosine: float = -1.0
+    ) -> list[list[tuple[FaceRecord, float]]]:
+        """``search_faces`` for each row of ``queries`` (n, d), answered as one batch: one list per row.
+
+        Many faces of one photo are searched at once (RecognizeFaces); the results are exactly those of
+        ``search_faces`` per row, without one round trip to the index and the database per face.
+        """
+
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         """(collection_id, face_id) of faces whose expires_at is at or before ``now``."""
 

@@ -107,13 +107,24 @@ class FlatIndex:
         return removed
 
     def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
+        return self.search_batch(query.reshape(1, -1), k)[0]
+
+    def search_batch(self, queries: Matrix, k: int) -> list[tuple[Keys, NDArray[np.float32]]]:
+        """The ``k`` best of each query row, from one matrix product over all of them."""
         if self._n == 0 or k <= 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        scores = self._vecs[: self._n] @ query
+            return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(len(queries))]
+        scores = queries @ self._vecs[: self._n].T  # (queries, faces)
         k = min(k, self._n)
-        top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return self._keys[top].copy(), scores[top]
+        if k == self._n:
+            top = np.broadcast_to(np.arange(self._n), scores.shape)
+        elif k == 1:  # the common case (the best match of each face): no partition needed
+            top = scores.argmax(axis=1)[:, None]
+        else:
+            top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        top, best = np.take_along_axis(top, order, axis=1), np.take_along_axis(best, order, axis=1)
+        return [(self._keys[row], values) for row, values in zip(top, best, strict=True)]
 
 
 class HnswIndex:
@@ -195,17 +206,22 @@ class HnswIndex:
         return {p: self._erased.count(p) for p in patterns}
 
     def search(self, query: Matrix, k: int) -> tuple[Keys, NDArray[np.float32]]:
+        return self.search_batch(query.reshape(1, -1), k)[0]
+
+    def search_batch(self, queries: Matrix, k: int) -> list[tuple[Keys, NDArray[np.float32]]]:
+        """The ``k`` best of each query row, in one usearch batch search."""
         n = len(self._index)
         if n == 0 or k <= 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
+            return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(len(queries))]
         k = min(k, n)
         ef = self.settings.ef_for(n, k)
         if self._index.expansion_search != ef:
             self._index.expansion_search = ef
-        matches = self._index.search(query, k, threads=1)
-        keys = np.asarray(matches.keys, dtype=np.int64)
-        scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).astype(np.float32)
-        return keys, scores
+        matches = self._index.search(queries, k, threads=1)
+        keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(queries), -1)
+        scores = (1.0 - np.asarray(matches.distances, dtype=np.float32)).reshape(len(queries), -1)
+        counts = np.asarray(matches.counts).reshape(-1) if len(queries) > 1 else [len(matches)]
+        return [(keys[i, : int(c)], scores[i, : int(c)].astype(np.float32)) for i, c in enumerate(counts)]
 
     def save(self, path: Path) -> None:
         """Scrub removed vectors, then atomically replace ``path`` (write, fsync, rename, fsync dir), 0600."""
@@ -440,6 +456,13 @@ class VectorIndex:
             impl = self._hnsw or self._flat
             assert impl is not None
             return impl.search(np.ascontiguousarray(query, dtype=np.float32), k)
+
+    def search_batch(self, queries: Matrix, k: int) -> list[tuple[Keys, NDArray[np.float32]]]:
+        """``search`` for each row of ``queries`` (n, ndim), as one batch: one list entry per row."""
+        with self._lock.read():
+            impl = self._hnsw or self._flat
+            assert impl is not None
+            return impl.search_batch(np.ascontiguousarray(queries, dtype=np.float32), k)
 
     def keys(self) -> Keys:
         with self._lock.read():

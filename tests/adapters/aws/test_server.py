@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -21,7 +22,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, run_cli, start_server
 from .signing import now_utc, sign
@@ -66,11 +67,26 @@ CALLED: set[str] = set()  # operations sent through boto3 in this module, succes
 
 
 def _client(
-    server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET, purpose: str | None = None
+    server: ServerProcess,
+    key_id: str = BOOT_KEY_ID,
+    secret: str = BOOT_SECRET,
+    purpose: str | None = None,
+    *,
+    extras: bool = False,
 ) -> Any:
     """A boto3 client of its own session (so AWS_DATA_PATH, when set, adds Regard's operations); with
-    ``purpose``, every request carries X-Regard-Purpose, added before signing as users are told to."""
-    client = boto3.session.Session().client(
+    ``purpose``, every request carries X-Regard-Purpose, added before signing as users are told to; with
+    ``extras``, the client knows Regard's operations from the sdk-extras file whatever AWS_DATA_PATH says."""
+    session = boto3.session.Session()
+    if extras:
+        import botocore.session
+
+        from regard.adapters.aws.model import EXTRAS_PATH
+
+        core = botocore.session.Session()
+        core.get_component("data_loader").search_paths.insert(0, str(EXTRAS_PATH))
+        session = boto3.session.Session(botocore_session=core)
+    client = session.client(
         "rekognition",
         endpoint_url=server.url,
         region_name="us-east-1",
@@ -372,6 +388,113 @@ def test_audit_log_over_the_wire_for_admin_keys_only(
     search = client(*server.keys["search"])
     with pytest.raises(search.exceptions.AccessDeniedException):
         search.list_audit_records()
+
+
+# --- RecognizeFaces (a Regard operation, learnt by boto3 from the sdk-extras file) -----------------------
+
+KNN = DATA.parent / "galleries" / "knn"
+
+
+def _extras_client(server: ServerProcess, key_id: str = BOOT_KEY_ID, secret: str = BOOT_SECRET) -> Any:
+    return _client(server, key_id, secret, extras=True)
+
+
+@pytest.fixture(scope="module")
+def knn_collection(rek: Any) -> tuple[str, dict[str, list[str]]]:
+    """The knn training gallery indexed (one face per image); Biden's faces belong to the user ``joe``."""
+    name = _collection(rek, "knn")
+    ids: dict[str, list[str]] = {}
+    for person in sorted(p for p in (KNN / "train").iterdir() if p.is_dir()):
+        for path in sorted(person.iterdir()):
+            indexed = rek.index_faces(
+                CollectionId=name, Image={"Bytes": path.read_bytes()}, ExternalImageId=person.name, MaxFaces=1
+            )
+            ids.setdefault(person.name, []).append(indexed["FaceRecords"][0]["Face"]["FaceId"])
+    rek.create_user(CollectionId=name, UserId="joe")
+    rek.associate_faces(CollectionId=name, UserId="joe", FaceIds=ids["biden"])
+    return name, ids
+
+
+def test_recognize_faces_names_a_group_photo(server: ServerProcess, knn_collection: Any) -> None:
+    name, ids = knn_collection
+    key_id, secret = server.keys["search"]
+    search = _extras_client(server, key_id, secret)
+    group = (KNN / "test" / "obama_and_biden.jpg").read_bytes()
+    response = search.recognize_faces(CollectionId=name, Image={"Bytes": group}, MaxMatchesPerFace=2)
+    recognized = sorted(response["RecognizedFaces"], key=lambda r: r["Face"]["BoundingBox"]["Left"])
+    assert [r["FaceMatches"][0]["Face"]["ExternalImageId"] for r in recognized] == ["biden", "obama"]
+    biden, obama = recognized
+    assert {m["Face"]["FaceId"] for m in biden["FaceMatches"]} == set(ids["biden"])
+    assert all(m["Face"]["UserId"] == "joe" for m in biden["FaceMatches"])
+    assert {m["Face"]["FaceId"] for m in obama["FaceMatches"]} == set(ids["obama"])
+    assert all("UserId" not in m["Face"] for m in obama["FaceMatches"])
+    assert all(m["Similarity"] >= 80 and "EstimatedFalseMatchRate" not in m for m in obama["FaceMatches"])
+    assert set(obama["Face"]) == {"BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"}
+    # Each face's matches are what SearchFacesByImage answers for it (here the largest face, with 2 matches).
+    alone = search.search_faces_by_image(CollectionId=name, Image={"Bytes": group}, MaxFaces=2)
+    (same,) = [r for r in recognized if r["Face"]["BoundingBox"] == alone["SearchedFaceBoundingBox"]]
+    assert [m["Face"] for m in same["FaceMatches"]] == [m["Face"] for m in alone["FaceMatches"]]
+    for ours, theirs in zip(same["FaceMatches"], alone["FaceMatches"], strict=True):
+        assert ours["Similarity"] == pytest.approx(theirs["Similarity"], abs=1e-3)
+    (stranger,) = response["UnrecognizedFaces"]  # the third, smaller face is nobody in the gallery
+    assert stranger["Reasons"] == ["NO_MATCH"] and stranger["Face"]["Confidence"] > 50
+    assert response["FaceModelVersion"] == search.describe_collection(CollectionId=name)["FaceModelVersion"]
+
+    # The audit record: who asked, which faces were returned, a digest of the photo, never the photo.
+    admin = _extras_client(server)
+    audited = admin.list_audit_records(CollectionId=name)["Records"]
+    record = [r for r in audited if r["Operation"] == "RecognizeFaces"][-1]
+    assert record["AccessKeyId"] == key_id
+    details = json.loads(record["Details"])
+    assert details["probe_sha256"] == hashlib.sha256(group).hexdigest()
+    assert (details["faces"], details["recognized"], details["unrecognized"]) == (3, 2, 1)
+    returned = [m for r in response["RecognizedFaces"] for m in r["FaceMatches"]]
+    assert details["matched_face_ids"] == [m["Face"]["FaceId"] for m in returned]
+    assert [m.get("user_id") for m in details["matches"]] == [m["Face"].get("UserId") for m in returned]
+    assert [m["similarity"] for m in details["matches"]] == [m["Similarity"] for m in returned]
+
+    s3 = search.recognize_faces(
+        CollectionId=name, Image={"S3Object": {"Bucket": "photos", "Name": "people/obama.jpg"}}
+    )
+    assert [r["FaceMatches"][0]["Face"]["ExternalImageId"] for r in s3["RecognizedFaces"]] == ["obama"]
+    nobody = search.recognize_faces(CollectionId=name, Image={"Bytes": DOGS})
+    assert nobody["RecognizedFaces"] == [] and nobody["UnrecognizedFaces"] == []
+
+
+def test_recognize_faces_errors(server: ServerProcess, knn_collection: Any) -> None:
+    name, _ = knn_collection
+    admin = _extras_client(server)
+    photo = {"Bytes": OBAMA}
+    with pytest.raises(admin.exceptions.ResourceNotFoundException):
+        admin.recognize_faces(CollectionId="no-such-" + name, Image=photo)
+    with pytest.raises(admin.exceptions.InvalidImageFormatException):
+        admin.recognize_faces(CollectionId=name, Image={"Bytes": b"GIF89a not what we take" * 10})
+    with pytest.raises(admin.exceptions.InvalidS3ObjectException):
+        admin.recognize_faces(CollectionId=name, Image={"S3Object": {"Bucket": "photos", "Name": "../x.jpg"}})
+    for bad in ({"FaceMatchThreshold": 100.5}, {"MaxFaces": 101}, {"MaxMatchesPerFace": 101}):
+        with pytest.raises(ClientError) as caught:
+            admin.recognize_faces(CollectionId=name, Image=photo, **bad)
+        assert _code(caught) == "ValidationException", bad
+    with pytest.raises(ParamValidationError):  # boto3 itself refuses what is below a minimum
+        admin.recognize_faces(CollectionId=name, Image=photo, MaxFaces=0)
+    detect = _extras_client(server, *server.keys["detect"])
+    with pytest.raises(detect.exceptions.AccessDeniedException):
+        detect.recognize_faces(CollectionId=name, Image=photo)
+    for body, member in (
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "MaxFaces": 0}, "maxFaces"),
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "QualityFilter": "BEST"}, "qualityFilter"),
+        ({"CollectionId": name, "Image": {"Bytes": "AA=="}, "FaceMatchThreshold": -1}, "faceMatchThreshold"),
+    ):
+        target = "RekognitionService.RecognizeFaces"
+        headers, data = sign(server.url + "/", target, body, BOOT_KEY_ID, BOOT_SECRET)
+        response = httpx.post(server.url + "/", content=data, headers=headers)
+        assert (response.status_code, response.json()["__type"]) == (400, "ValidationException")
+        assert f"at '{member}' failed to satisfy constraint" in response.json()["Message"]
+    audited = admin.list_audit_records(CollectionId=name)["Records"]
+    errors = {json.loads(r["Details"]).get("error") for r in audited if r["Operation"] == "RecognizeFaces"}
+    assert {"InvalidImageFormatException", "InvalidS3ObjectException", "AccessDeniedException"} <= errors
+    (missing,) = admin.list_audit_records(CollectionId="no-such-" + name)["Records"]
+    assert json.loads(missing["Details"])["error"] == "ResourceNotFoundException"
 
 
 def test_purpose_header_probe_hash_and_subject_report(

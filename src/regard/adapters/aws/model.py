@@ -13,8 +13,9 @@ from botocore.model import OperationModel, ServiceModel
 
 SERVICE_NAME = "rekognition"  # also the SigV4 signing name (the model has no signingName)
 EXTRAS_PATH = Path(__file__).resolve().parent / "data"
-"""Regard's additions (the admin-only ListAuditRecords), as a botocore ``sdk-extras`` file merged into the
-model. A boto3 client gains ``list_audit_records`` the same way: ``AWS_DATA_PATH=<this folder>``."""
+"""Regard's additions (the admin-only ListAuditRecords, RecognizeFaces), as a botocore ``sdk-extras`` file
+merged into the model. A boto3 client gains ``list_audit_records`` and ``recognize_faces`` the same way:
+``AWS_DATA_PATH=<this folder>``."""
 
 
 @cache

@@ -323,6 +323,102 @@ def _print_matches(response: dict[str, Any], by_user: bool) -> None:
     console.print(table)
 
 
+@click.command("recognize")
+@click.argument("collection_id")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--threshold", type=float, default=80.0, show_default=True, help="FaceMatchThreshold, 0-100.")
+@click.option("--max-faces", type=int, default=100, show_default=True, help="Faces considered (1-100).")
+@click.option("--draw", type=click.Path(dir_okay=False, path_type=Path), help="Write the image, labelled.")
+@click.option("--json", "as_json", is_flag=True, help="Print the response body.")
+@data_option
+def recognize(
+    collection_id: str,
+    image: Path,
+    threshold: float,
+    max_faces: int,
+    draw: Path | None,
+    as_json: bool,
+    data_dir: Path,
+) -> None:
+    """Name every face in IMAGE from a collection (RecognizeFaces), largest first.
+
+    --draw writes the image with each recognized face boxed in green and labelled with its ExternalImageId
+    (or UserId) and similarity; unrecognized faces are boxed in orange, labelled "?".
+    """
+    from regard.adapters.client import annotate_false_match_rates
+
+    data = image.read_bytes()
+    params = {
+        "CollectionId": collection_id,
+        "Image": {"Bytes": data},
+        "FaceMatchThreshold": threshold,
+        "MaxFaces": max_faces,
+    }
+    with open_regard(data_dir) as regard:
+        response = regard.invoke("RecognizeFaces", params, cli_context())
+        annotate_false_match_rates(regard, response)
+    if draw is not None:
+        _draw_recognized(data, response, draw)
+    if as_json:
+        print_json(response)
+        return
+    _print_recognized(response, image.name)
+
+
+def _who(match: dict[str, Any]) -> str:
+    """A match's name on screen: its ExternalImageId, else its UserId, else its FaceId."""
+    face = match["Face"]
+    return str(face.get("ExternalImageId") or face.get("UserId") or face["FaceId"])
+
+
+def _print_recognized(response: dict[str, Any], name: str) -> None:
+    from regard.evaluation.calibration import format_fmr
+
+    entries = [(e, e["FaceMatches"][0]) for e in response["RecognizedFaces"]]
+    entries += [(e, None) for e in response["UnrecognizedFaces"]]
+    table = Table(
+        "left",
+        "top",
+        "width",
+        "height",
+        "who",
+        "similarity",
+        "est. false-match rate",
+        title=f"{len(response['RecognizedFaces'])} of {len(entries)} face(s) recognized in {name}",
+    )
+    for entry, match in entries:
+        box = entry["Face"]["BoundingBox"]
+        where = [f"{box[k]:.3f}" for k in ("Left", "Top", "Width", "Height")]
+        if match is None:
+            table.add_row(*where, "? (" + ", ".join(entry["Reasons"]) + ")", "-", "")
+            continue
+        fmr = match.get("EstimatedFalseMatchRate")
+        fmr_text = "not calibrated" if fmr is None else format_fmr(fmr, match["FalseMatchRateUpperBound"])
+        table.add_row(*where, _who(match), f"{match['Similarity']:.2f}", fmr_text)
+    console.print(table)
+
+
+def _draw_recognized(data: bytes, response: dict[str, Any], out: Path) -> None:
+    from regard.adapters.cli.faces import Mark, draw_marks
+    from regard.vision.image import decode_image
+
+    decoded = decode_image(data)
+    size = (decoded.width, decoded.height)
+    marks = []
+    for entry in response["RecognizedFaces"] + response["UnrecognizedFaces"]:
+        matches = entry.get("FaceMatches")
+        label = f"{_who(matches[0])} {matches[0]['Similarity']:.1f}" if matches else "?"
+        colour = (0, 255, 0) if matches else (0, 165, 255)
+        marks.append(Mark(_pixel_box(entry["Face"]["BoundingBox"], size), [], label, colour))
+    draw_marks(decoded, marks, out)
+
+
+def _pixel_box(box: dict[str, float], size: tuple[int, int]) -> tuple[float, float, float, float]:
+    width, height = size
+    left, top = box["Left"] * width, box["Top"] * height
+    return (left, top, left + box["Width"] * width, top + box["Height"] * height)
+
+
 @click.group("users")
 def users() -> None:
     """Group a person's faces under one user ID, and search by user."""
@@ -415,4 +511,4 @@ def users_search(
     _print_matches(response, True)
 
 
-COMMANDS = [collections, index, search, users]
+COMMANDS = [collections, index, search, recognize, users]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -248,20 +249,38 @@ def _fmr(match: dict[str, Any]) -> str:
 
 
 def _draw(decoded: Any, faces: list[Any], out: Path) -> None:
+    marks = []
+    for i, face in enumerate(faces):
+        points = face.landmarks if face.landmarks is not None else face.keypoints
+        marks.append(Mark(face.box, points, str(i)))
+    draw_marks(decoded, marks, out)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One face to draw: its box ``(x1, y1, x2, y2)`` and points in pixels, a label, a BGR colour."""
+
+    box: Any
+    points: Any
+    label: str
+    colour: tuple[int, int, int] = (0, 255, 0)
+
+
+def draw_marks(decoded: Any, marks: list[Mark], out: Path) -> None:
+    """Write ``decoded`` with each mark's box, points and label (PNG or JPEG by the name of ``out``)."""
     import cv2
 
     canvas = decoded.pixels.copy()
     thickness = max(1, round(max(decoded.width, decoded.height) / 600))
-    for i, face in enumerate(faces):
-        x1, y1, x2, y2 = (round(float(v)) for v in face.box)
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 255, 0), thickness)
-        points = face.landmarks if face.landmarks is not None else face.keypoints
-        radius = max(1, min(thickness, round(face.width / 60)))  # small faces keep visible features
-        for x, y in points:
+    for mark in marks:
+        x1, y1, x2, y2 = (round(float(v)) for v in mark.box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), mark.colour, thickness)
+        radius = max(1, min(thickness, round((x2 - x1) / 60)))  # small faces keep visible features
+        for x, y in mark.points:
             cv2.circle(canvas, (round(float(x)), round(float(y))), radius, (0, 0, 255), -1)
         cv2.putText(
             canvas,
-            str(i),
+            mark.label,
             (x1, max(y1 - 3, 10)),
             cv2.FONT_HERSHEY_SIMPLEX,
             0.4 * thickness,

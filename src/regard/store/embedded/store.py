@@ -28,7 +28,6 @@ from regard.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
-from regard.store import search
 from regard.store.base import DataDirInUseError, Vector
 from regard.store.embedded import audit as chain
 from regard.store.embedded import keys as access_keys
@@ -301,27 +300,71 @@ class EmbeddedStore:
         min_cosine: float = -1.0,
         exclude: Sequence[str] = (),
     ) -> list[tuple[FaceRecord, float]]:
-        """The index proposes candidates; scores are then computed exactly from the stored float32 vectors.
+        cid, size = self._cid_size(collection_id)
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        if q.shape != (size,):
+            raise InvalidParameterException(f"query must be {size} finite values")
+        return self._search(cid, size, q[None, :], max_results, min_cosine, exclude)[0]
+
+    def search_faces_batch(
+        self, collection_id: str, queries: Vector, *, max_results: int, min_cosine: float = -1.0
+    ) -> list[list[tuple[FaceRecord, float]]]:
+        cid, size = self._cid_size(collection_id)
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim != 2 or q.shape[1] != size:
+            raise InvalidParameterException(f"queries must be rows of {size} finite values")
+        return self._search(cid, size, q, max_results, min_cosine, ())
+
+    def _search(
+        self,
+        cid: int,
+        size: int,
+        queries: Vector,
+        max_results: int,
+        min_cosine: float,
+        exclude: Sequence[str],
+    ) -> list[list[tuple[FaceRecord, float]]]:
+        """The index proposes candidates for all queries in one batch; scores are then computed exactly from
+        the stored float32 vectors, read in one query for the whole batch.
 
         Re-scoring also drops any candidate whose row is gone (a delete racing this search).
         """
-        cid, size = self._cid_size(collection_id)
-        q = search.unit_query(query, size)
-        if q is None or max_results <= 0:
-            return []
+        if not np.all(np.isfinite(queries)):
+            raise InvalidParameterException(f"queries must be rows of {size} finite values")
+        hits: list[list[tuple[FaceRecord, float]]] = [[] for _ in range(len(queries))]
+        norms = np.linalg.norm(queries, axis=1)
+        live = np.flatnonzero(norms > 0.0)
         index = self._indexes.get(cid)
-        if index is None:
-            return []
+        if index is None or max_results <= 0 or len(live) == 0:
+            return hits
+        q = queries[live] / norms[live, None]
         skip = set(exclude)
-        want = max_results + len(skip)
-        keys, _ = index.search(q, want + (16 if index.approximate else 0))
+        want = max_results + len(skip) + (16 if index.approximate else 0)
+        proposed = index.search_batch(q, want)
+        keys = np.unique(np.concatenate([k for k, _ in proposed]))
         if len(keys) == 0:
-            return []
+            return hits
         found = self._all(
-            f"SELECT {rows.FACE_COLUMNS}, embedding FROM faces WHERE fid IN " + _LIST,
+            f"SELECT fid, {rows.FACE_COLUMNS}, embedding FROM faces WHERE fid IN " + _LIST,
             (json.dumps(keys.tolist()),),
         )
-        return search.rescore(found, q, skip, min_cosine, max_results, lambda blob: rows.vector(blob, size))
+        if not found:
+            return hits
+        position = {r[0]: i for i, r in enumerate(found)}
+        records = [rows.face(r[1:-1]) for r in found]
+        scores = np.stack([rows.vector(r[-1], size) for r in found]) @ q.T  # (candidates, queries)
+        for column, (row_keys, _) in enumerate(proposed):
+            query_hits = []
+            for key in row_keys.tolist():
+                at = position.get(key)
+                if at is None or records[at].face_id in skip:
+                    continue
+                score = float(scores[at, column])
+                if score >= min_cosine:
+                    query_hits.append((records[at], score))
+            query_hits.sort(key=lambda h: (-h[1], h[0].face_id))
+            hits[int(live[column])] = query_hits[:max_results]
+        return hits
 
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         found = self._all(
@@ -434,7 +477,16 @@ class EmbeddedStore:
         limit: int = 1000,
     ) -> list[AuditRecord]:
         """Ordered by seq; ``since`` is inclusive (time >= since), ``after_seq`` exclusive."""
-        sql, params = chain.list_query("?", collection_id, since, after_seq, limit)
+        sql = f"SELECT {chain.AUDIT_COLUMNS} FROM audit WHERE seq > ?"
+        params: list[Any] = [after_seq or 0]
+        if collection_id is not None:
+            sql += " AND collection_id = ?"
+            params.append(collection_id)
+        if since is not None:
+            sql += " AND time >= ?"
+            params.append(since)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
         return [chain.row_to_record(r) for r in self._all(sql, params)]
 
     def iter_audit(self) -> Iterator[AuditRecord]:

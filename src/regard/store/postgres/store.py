@@ -316,6 +316,18 @@ class PostgresStore:
             found = c.execute(candidates, (q, want), binary=True).fetchall()  # vectors as bytes, not text
         return search.rescore(found, q, skip, min_cosine, max_results, _numpy)
 
+    def search_faces_batch(
+        self, collection_id: str, queries: Vector, *, max_results: int, min_cosine: float = -1.0
+    ) -> list[list[tuple[FaceRecord, float]]]:
+        """One ``search_faces`` per row (one HNSW query each: pgvector has no batched index scan)."""
+        rows_ = np.asarray(queries, dtype=np.float32)
+        size = self._cid_size(collection_id)[1]
+        if rows_.ndim != 2 or rows_.shape[1] != size:
+            raise InvalidParameterException(f"queries must be rows of {size} finite values")
+        return [
+            self.search_faces(collection_id, q, max_results=max_results, min_cosine=min_cosine) for q in rows_
+        ]
+
     def expired_faces(self, now: float, *, limit: int = 1000) -> list[tuple[str, str]]:
         found = self._all(
             "SELECT c.collection_id, f.face_id FROM faces f JOIN collections c ON c.cid = f.cid "
