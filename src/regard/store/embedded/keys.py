@@ -19,7 +19,8 @@ from regard.store.records import AccessKeyRecord
 def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
     try:
         c.execute(
-            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows.key_params(record)
+            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows.key_params(record),
         )
     except sqlite3.IntegrityError:
         raise ResourceAlreadyExistsException(f"Access key {record.access_key_id} exists") from None
