@@ -3,6 +3,7 @@ database can show: schema versions, many store instances on one database (replic
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,9 +13,10 @@ import numpy as np
 import psycopg
 import pytest
 
+from regard.store.base import Store
 from regard.store.postgres import PostgresStore, schema
 from regard.store.postgres.store import PgIndexSettings
-from regard.store.records import AuditEntry, JobRecord
+from regard.store.records import AccessKeyRecord, AuditEntry, JobRecord
 
 from .contract import StoreContract, collection, make_faces, unit_vectors
 
@@ -91,7 +93,8 @@ def test_concurrent_migrations_apply_once(pg_url: str) -> None:
         t.join()
     assert not errors, errors
     with psycopg.connect(pg_url) as c:
-        assert c.execute("SELECT version FROM regard_migrations").fetchall() == [(1,)]
+        found = c.execute("SELECT version FROM regard_migrations ORDER BY version").fetchall()
+    assert found == [(v,) for v in range(1, schema.SCHEMA_VERSION + 1)]
 
 
 def test_replicas_share_one_audit_chain_and_state(pg_url: str) -> None:
@@ -220,3 +223,56 @@ def test_calibration_table_is_shared_through_the_database(pg_url: str, tmp_path:
     finally:
         a.close()
         b.close()
+
+
+def test_every_store_method_is_implemented_with_the_protocols_signature() -> None:
+    """main's Store Protocol grows; a method PostgresStore lacks (or spells differently) fails here first."""
+    methods = [n for n, v in vars(Store).items() if callable(v) and not n.startswith("_")]
+    assert len(methods) > 40
+    for name in methods:
+        want = inspect.signature(getattr(Store, name))
+        got = inspect.signature(getattr(PostgresStore, name))
+        assert [(p.name, p.kind, p.default) for p in got.parameters.values()] == [
+            (p.name, p.kind, p.default) for p in want.parameters.values()
+        ], name
+
+
+def test_a_version_1_database_is_migrated_keeping_its_data(pg_url: str) -> None:
+    """A database laid out by the first PostgreSQL release gains rate limits, stream processors, clusters."""
+    with psycopg.connect(pg_url, autocommit=True) as c, c.transaction():
+        c.execute(schema.MIGRATIONS[0].encode())
+        c.execute("INSERT INTO regard_migrations (version) VALUES (1)")
+        c.execute(
+            "INSERT INTO access_keys (access_key_id, secret_access_key, scope, name, created_at) "
+            "VALUES ('AKIAOLD', 's', 'admin', NULL, 1.0)"
+        )
+    with pytest.raises(schema.SchemaVersionError, match="behind"):
+        PostgresStore(pg_url)
+    with PostgresStore(pg_url, migrate=True) as s:
+        assert s.get_key("AKIAOLD") == AccessKeyRecord("AKIAOLD", "s", "admin", None, 1.0)
+        assert s.set_key_rate_limit("AKIAOLD", 3.0) and s.get_key("AKIAOLD").rate_limit == 3.0  # type: ignore[union-attr]
+        assert s.list_stream_processors() == []
+        s.create_collection(collection())
+        faces = make_faces(2)
+        s.add_faces("c1", faces, unit_vectors(2, np.random.default_rng(1)))
+        s.set_face_clusters("c1", {faces[0].face_id: "k"})
+        assert s.get_face_clusters("c1") == {faces[0].face_id: "k"}
+
+
+def test_deleting_faces_and_collections_leaves_no_cluster_rows(store: PostgresStore) -> None:
+    """No row of a deleted face stays behind in face_clusters (the get joins faces, so look at the table)."""
+    store.create_collection(collection())
+    faces = make_faces(4)
+    store.add_faces("c1", faces, unit_vectors(4, np.random.default_rng(2)))
+    store.set_face_clusters("c1", {f.face_id: "k" for f in faces})
+    store.delete_faces("c1", [faces[0].face_id])
+
+    def stored() -> int:
+        with psycopg.connect(store.url, autocommit=True) as c:
+            row = c.execute("SELECT count(*) FROM face_clusters").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    assert stored() == 3
+    store.delete_collection("c1")
+    assert stored() == 0

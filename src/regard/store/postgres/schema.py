@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 4
 _MIGRATION_LOCK = 0x7265_6761_7264_0001  # pg_advisory_xact_lock key: "regard" + 1
 
 _V1 = """
@@ -145,7 +145,41 @@ CREATE TABLE regard_migrations (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+ALTER TABLE access_keys ADD COLUMN rate_limit double precision;  -- requests per second; NULL: server default
+"""
+
+_V3 = """
+CREATE TABLE stream_processors (
+    name           text PRIMARY KEY,
+    arn            text NOT NULL,
+    input_arn      text NOT NULL,
+    output_arn     text NOT NULL,
+    collection_id  text NOT NULL,
+    threshold      double precision NOT NULL,
+    status         text NOT NULL,
+    created_at     double precision NOT NULL,
+    updated_at     double precision NOT NULL,
+    status_message text,
+    desired_state  text NOT NULL,
+    params         text NOT NULL,                         -- JSON
+    access_key     text
+);
+"""
+
+# v4: ClusterFaces' assignments. No foreign key to ``faces``: one to a partitioned table would stop
+# DeleteCollection from dropping the collection's partition, so the store deletes a face's row here in the
+# transaction that deletes the face (and all of a collection's rows before dropping its partition).
+_V4 = """
+CREATE TABLE face_clusters (
+    cid        bigint NOT NULL REFERENCES collections (cid),
+    fid        bigint NOT NULL,
+    cluster_id text NOT NULL,
+    PRIMARY KEY (cid, fid)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 class SchemaVersionError(RuntimeError):

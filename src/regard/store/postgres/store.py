@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,13 +49,23 @@ from regard.store.records import (
     CollectionRecord,
     FaceRecord,
     JobRecord,
+    StreamProcessorRecord,
     UserRecord,
 )
 
 log = logging.getLogger(__name__)
 
 _PAGE = 1000
+
+
+def _marks(columns: str) -> str:
+    """One ``%s`` per column of a comma-separated column list."""
+    return ", ".join(["%s"] * len(columns.split(",")))
+
+
 _FACE_INSERT = rows.FACE_INSERT.replace("?", "%s")
+_KEY_INSERT = f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES ({_marks(rows.KEY_COLUMNS)})"
+_STREAM_COLUMNS = rows.STREAM_PROCESSOR_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +194,7 @@ class PostgresStore:
     def delete_collection(self, collection_id: str, *, audit: AuditEntry | None = None) -> None:
         with self._write(audit) as c:
             cid, _, _ = self._collection(c, collection_id, lock=True)
+            c.execute("DELETE FROM face_clusters WHERE cid = %s", (cid,))
             c.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition_name(cid))))
             c.execute("DELETE FROM users WHERE cid = %s", (cid,))
             c.execute("DELETE FROM collections WHERE cid = %s", (cid,))
@@ -272,9 +283,13 @@ class PostgresStore:
         with self._write(audit) as c:
             cid, _, _ = self._collection(c, collection_id, lock=True)
             found = c.execute(
-                "DELETE FROM faces WHERE cid = %s AND face_id = ANY(%s) RETURNING face_id",
+                "DELETE FROM faces WHERE cid = %s AND face_id = ANY(%s) RETURNING face_id, fid",
                 (cid, list(face_ids)),
             ).fetchall()
+            if found:  # the faces' cluster assignments go with them (ON DELETE CASCADE in the embedded store)
+                c.execute(
+                    "DELETE FROM face_clusters WHERE cid = %s AND fid = ANY(%s)", (cid, [r[1] for r in found])
+                )
             c.execute("UPDATE collections SET face_count = face_count - %s WHERE cid = %s", (len(found), cid))
         if found:
             self._erase(cid)
@@ -335,6 +350,31 @@ class PostgresStore:
             (now, limit),
         )
         return [(c, f) for c, f in found]
+
+    # --- face clusters ---------------------------------------------------------------------------
+    def get_face_clusters(self, collection_id: str) -> dict[str, str]:
+        cid = self._cid(collection_id)
+        found = self._all(
+            "SELECT f.face_id, k.cluster_id FROM face_clusters k "
+            "JOIN faces f ON f.cid = k.cid AND f.fid = k.fid WHERE k.cid = %s",
+            (cid,),
+        )
+        return dict(found)
+
+    def set_face_clusters(
+        self, collection_id: str, assignments: Mapping[str, str], *, audit: AuditEntry | None = None
+    ) -> None:
+        """Face IDs not in the collection are ignored (the join finds no row for them)."""
+        with self._write(audit) as c:
+            cid, _, _ = self._collection(c, collection_id, lock=True)
+            c.execute("DELETE FROM face_clusters WHERE cid = %s", (cid,))
+            if assignments:
+                c.execute(
+                    "INSERT INTO face_clusters (cid, fid, cluster_id) SELECT f.cid, f.fid, a.cluster_id "
+                    "FROM unnest(%s::text[], %s::text[]) AS a (face_id, cluster_id) "
+                    "JOIN faces f ON f.cid = %s AND f.face_id = a.face_id",
+                    (list(assignments), list(assignments.values()), cid),
+                )
 
     # --- users -----------------------------------------------------------------------------------
     def create_user(self, collection_id: str, user_id: str, *, audit: AuditEntry | None = None) -> None:
@@ -465,10 +505,7 @@ class PostgresStore:
     def create_key(self, record: AccessKeyRecord) -> None:
         try:
             with self._write(None) as c:
-                c.execute(
-                    f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                    rows.key_params(record),
-                )
+                c.execute(_KEY_INSERT, rows.key_params(record))
         except psycopg.errors.UniqueViolation:
             raise ResourceAlreadyExistsException(f"Access key {record.access_key_id} exists") from None
 
@@ -489,6 +526,14 @@ class PostgresStore:
             cur = c.execute(
                 "UPDATE access_keys SET revoked_at = %s WHERE access_key_id = %s AND revoked_at IS NULL",
                 (when, access_key_id),
+            )
+            return cur.rowcount > 0
+
+    def set_key_rate_limit(self, access_key_id: str, rate_limit: float | None) -> bool:
+        """True when the key exists (revoked or not); None returns it to the server's default."""
+        with self._write(None) as c:
+            cur = c.execute(
+                "UPDATE access_keys SET rate_limit = %s WHERE access_key_id = %s", (rate_limit, access_key_id)
             )
             return cur.rowcount > 0
 
@@ -600,6 +645,50 @@ class PostgresStore:
                     )
             except Exception:  # the database is away: try again next round
                 log.exception("could not renew job leases")
+
+    # --- stream processors -----------------------------------------------------------------------
+    def create_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        try:
+            with self._write(audit) as c:
+                c.execute(
+                    f"INSERT INTO stream_processors ({_STREAM_COLUMNS}) VALUES ({_marks(_STREAM_COLUMNS)})",
+                    rows.stream_processor_values(record),
+                )
+        except psycopg.errors.UniqueViolation:
+            raise ResourceAlreadyExistsException(f"Stream processor {record.name} exists") from None
+
+    def get_stream_processor(self, name: str) -> StreamProcessorRecord | None:
+        row = self._one(f"SELECT {_STREAM_COLUMNS} FROM stream_processors WHERE name = %s", (name,))
+        return rows.stream_processor(row) if row else None
+
+    def list_stream_processors(
+        self, *, after: str | None = None, limit: int = 1000
+    ) -> list[StreamProcessorRecord]:
+        found = self._all(
+            f"SELECT {_STREAM_COLUMNS} FROM stream_processors "
+            'WHERE name > %s ORDER BY name COLLATE "C" LIMIT %s',
+            (after or "", limit),
+        )
+        return [rows.stream_processor(r) for r in found]
+
+    def update_stream_processor(
+        self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
+    ) -> None:
+        columns = _STREAM_COLUMNS.split(", ")
+        assignments = ", ".join(f"{column} = %s" for column in columns[1:])
+        values = rows.stream_processor_values(record)
+        with self._write(audit) as c:
+            cur = c.execute(
+                f"UPDATE stream_processors SET {assignments} WHERE name = %s", (*values[1:], values[0])
+            )
+            if cur.rowcount == 0:
+                raise ResourceNotFoundException(f"Stream processor {record.name} does not exist")
+
+    def delete_stream_processor(self, name: str, *, audit: AuditEntry | None = None) -> bool:
+        with self._write(audit) as c:
+            return c.execute("DELETE FROM stream_processors WHERE name = %s", (name,)).rowcount > 0
 
     # --- shared state ----------------------------------------------------------------------------
     def try_lease(self, name: str, owner: str, seconds: float) -> bool:
