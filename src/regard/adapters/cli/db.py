@@ -47,7 +47,8 @@ def import_(data_dir: Path) -> None:
     report = import_embedded(Path(data_dir), url)
     click.echo(
         f"imported {report.collections} collections, {report.faces} faces, {report.users} users, "
-        f"{report.keys} keys, {report.jobs} jobs, {report.audit_records} audit records"
+        f"{report.keys} keys, {report.jobs} jobs, {report.stream_processors} stream processors, "
+        f"{report.cluster_assignments} cluster assignments, {report.audit_records} audit records"
     )
 
 

@@ -2,8 +2,9 @@
 
 Everything moves in one transaction, so a failed import leaves the database empty: collections (each with
 its partition; the HNSW index is built once its faces are loaded, faster than growing it row by row),
-faces with their float32 vectors, users, idempotency records, access keys, video jobs (unleased, so a
-replica resumes the unfinished ones) and the audit chain, copied record by record with its hashes, so it
+faces with their float32 vectors and cluster assignments, users, idempotency records, access keys (with
+their rate limits), video jobs (unleased, so a replica resumes the unfinished ones), stream processors and
+the audit chain, copied record by record with its hashes, so it
 verifies on PostgreSQL exactly as it did in SQLite. The data folder is held (locked) while it is read.
 """
 
@@ -17,9 +18,16 @@ from psycopg import sql
 from regard.store.embedded import EmbeddedStore
 from regard.store.embedded import schema as sqlite_schema
 from regard.store.embedded.audit import AUDIT_COLUMNS
-from regard.store.embedded.rows import COLLECTION_COLUMNS, FACE_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, vector
+from regard.store.embedded.rows import (
+    COLLECTION_COLUMNS,
+    FACE_COLUMNS,
+    JOB_COLUMNS,
+    KEY_COLUMNS,
+    STREAM_PROCESSOR_COLUMNS,
+    vector,
+)
 from regard.store.embedded.store import DB_NAME
-from regard.store.postgres.store import PostgresStore
+from regard.store.postgres.store import PostgresStore, insert_face_clusters
 
 _BATCH = 1000
 
@@ -36,6 +44,8 @@ class ImportReport:
     audit_records: int
     keys: int
     jobs: int
+    stream_processors: int = 0
+    cluster_assignments: int = 0
 
 
 def import_embedded(data_dir: Path, url: str) -> ImportReport:
@@ -59,11 +69,12 @@ def _copy(src, target: PostgresStore) -> ImportReport:  # type: ignore[no-untype
     with target._pool.connection() as c, c.transaction():
         busy = c.execute(
             "SELECT (SELECT count(*) FROM collections) + (SELECT count(*) FROM audit) "
-            "+ (SELECT count(*) FROM access_keys) + (SELECT count(*) FROM jobs)"
+            "+ (SELECT count(*) FROM access_keys) + (SELECT count(*) FROM jobs) "
+            "+ (SELECT count(*) FROM stream_processors)"
         ).fetchone()
         if busy and busy[0]:
             raise TargetNotEmptyError("the database already holds Regard data; import into an empty one")
-        counts = {"faces": 0}
+        counts = {"faces": 0, "clusters": 0}
         collections = src.execute(
             f"SELECT cid, {COLLECTION_COLUMNS} FROM collections ORDER BY cid"
         ).fetchall()
@@ -98,6 +109,13 @@ def _copy(src, target: PostgresStore) -> ImportReport:  # type: ignore[no-untype
                     pg.executemany(insert, params)
                 counts["faces"] += len(batch)
             c.execute(target.index_ddl(cid, size))
+            clusters = src.execute(
+                "SELECT f.face_id, k.cluster_id FROM face_clusters k JOIN faces f ON f.fid = k.fid "
+                "WHERE k.cid = ?",
+                (old_cid,),
+            ).fetchall()
+            insert_face_clusters(c, cid, dict(clusters))  # keyed by the faces' new fids
+            counts["clusters"] += len(clusters)
             users = src.execute(
                 "SELECT user_id, status, created_at FROM users WHERE cid = ?", (old_cid,)
             ).fetchall()
@@ -109,12 +127,14 @@ def _copy(src, target: PostgresStore) -> ImportReport:  # type: ignore[no-untype
             counts["users"] = counts.get("users", 0) + len(users)
         keys = _copy_table(src, c, "access_keys", KEY_COLUMNS)
         jobs = _copy_table(src, c, "jobs", JOB_COLUMNS)
+        processors = _copy_table(src, c, "stream_processors", STREAM_PROCESSOR_COLUMNS)
         _copy_table(src, c, "requests", "token, operation, digest, response, created_at")
         audit = _copy_table(src, c, "audit", AUDIT_COLUMNS, order="seq")
         head = src.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         if head is not None:
             c.execute("UPDATE audit_head SET seq = %s, hash = %s", head)
-    return ImportReport(len(collections), counts["faces"], counts.get("users", 0), audit, keys, jobs)
+    faces, users, clusters = counts["faces"], counts.get("users", 0), counts["clusters"]
+    return ImportReport(len(collections), faces, users, audit, keys, jobs, processors, clusters)
 
 
 def _copy_table(src, c, table: str, columns: str, *, order: str | None = None) -> int:  # type: ignore[no-untyped-def]

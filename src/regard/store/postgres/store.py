@@ -368,13 +368,7 @@ class PostgresStore:
         with self._write(audit) as c:
             cid, _, _ = self._collection(c, collection_id, lock=True)
             c.execute("DELETE FROM face_clusters WHERE cid = %s", (cid,))
-            if assignments:
-                c.execute(
-                    "INSERT INTO face_clusters (cid, fid, cluster_id) SELECT f.cid, f.fid, a.cluster_id "
-                    "FROM unnest(%s::text[], %s::text[]) AS a (face_id, cluster_id) "
-                    "JOIN faces f ON f.cid = %s AND f.face_id = a.face_id",
-                    (list(assignments), list(assignments.values()), cid),
-                )
+            insert_face_clusters(c, cid, assignments)
 
     # --- users -----------------------------------------------------------------------------------
     def create_user(self, collection_id: str, user_id: str, *, audit: AuditEntry | None = None) -> None:
@@ -815,6 +809,17 @@ class PostgresStore:
 def _numpy(value: Any) -> Vector:
     """A stored ``vector`` as float32 (pgvector's loader returns its own ``Vector`` type)."""
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
+
+
+def insert_face_clusters(c: psycopg.Connection, cid: int, assignments: Mapping[str, str]) -> None:
+    """Store face_id -> cluster_id for the collection's faces, by fid; IDs of no face there are skipped."""
+    if assignments:
+        c.execute(
+            "INSERT INTO face_clusters (cid, fid, cluster_id) SELECT f.cid, f.fid, a.cluster_id "
+            "FROM unnest(%s::text[], %s::text[]) AS a (face_id, cluster_id) "
+            "JOIN faces f ON f.cid = %s AND f.face_id = a.face_id",
+            (list(assignments), list(assignments.values()), cid),
+        )
 
 
 def partition_name(cid: int) -> str:
