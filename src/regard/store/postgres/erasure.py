@@ -51,6 +51,7 @@ def run_steps(url: str, tables: Iterable[str], *, rewrite_limit: int = REWRITE_L
             except psycopg.errors.UndefinedTable:
                 continue
         conn.execute("VACUUM users")
+        conn.execute("VACUUM face_clusters")  # a deleted face's cluster row links its ID to others
         for step in WAL_STEPS:
             try:
                 conn.execute(step)
