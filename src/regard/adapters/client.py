@@ -46,8 +46,11 @@ class Client:
         buckets: Mapping[str, Path] | None = None,
         context: RequestContext | None = None,
         engine: FaceEngine | None = None,
+        database: str | None = None,
     ) -> None:
-        self.regard = Regard.open(Path(data_dir), buckets=buckets, engine=engine)
+        """``database``: a ``postgresql://`` URL shared with other clients and servers (then ``data_dir``
+        holds nothing shared)."""
+        self.regard = Regard.open(Path(data_dir), buckets=buckets, engine=engine, database=database)
         self._context = context
         self._names = _operation_names()
 
@@ -91,7 +94,8 @@ def annotate_false_match_rates(regard: Regard, response: dict[str, Any]) -> dict
         return response
     from regard.evaluation.calibration import annotate_matches, load_calibration
 
-    calibration = load_calibration(regard.data_dir, regard.engine.model_version)
+    settings = regard.store if hasattr(regard.store, "get_setting") else None  # a shared database
+    calibration = load_calibration(regard.data_dir, regard.engine.model_version, settings=settings)
     for body in bodies:
         annotate_matches(body, calibration)
     return response

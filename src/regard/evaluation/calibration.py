@@ -236,8 +236,18 @@ def calibration_path(data_dir: Path, model_version: str) -> Path:
     return Path(data_dir) / CALIBRATION_DIR / f"{pack_name(model_version)}.json"
 
 
-def save_calibration(data_dir: Path, calibration: Calibration) -> Path:
-    """Write atomically to ``DATA/calibration/<pack name>.json`` with mode 0600 (folder 0700)."""
+def calibration_setting(model_version: str) -> str:
+    """The name a shared database (``--database``) keeps the table under, for every replica to read."""
+    return f"{CALIBRATION_DIR}/{pack_name(model_version)}.json"
+
+
+def save_calibration(data_dir: Path, calibration: Calibration, *, settings: Any = None) -> Path | str:
+    """Write atomically to ``DATA/calibration/<pack name>.json`` with mode 0600 (folder 0700); or, given a
+    shared store's ``settings`` (``put_setting``), into the database, and return where it went."""
+    if settings is not None:
+        name = calibration_setting(calibration.model_version)
+        settings.put_setting(name, json.dumps(calibration.to_dict(), indent=1).encode())
+        return f"database:{name}"
     path = calibration_path(data_dir, calibration.model_version)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = json.dumps(calibration.to_dict(), indent=1, sort_keys=False) + "\n"
@@ -267,9 +277,22 @@ def builtin_calibration(model_version: str) -> Calibration | None:
     return calibration if calibration.model_version == model_version else None
 
 
-def load_calibration(data_dir: Path | str | None, model_version: str) -> Calibration | None:
-    """The user's table for ``model_version`` under ``data_dir`` if present and valid, else the built-in one
-    for that pack, else None. A table measured with another version of the pack is never used."""
+def load_calibration(
+    data_dir: Path | str | None, model_version: str, *, settings: Any = None
+) -> Calibration | None:
+    """The user's table for ``model_version`` (in the shared database when ``settings`` is given, else under
+    ``data_dir``) if present and valid, else the built-in one for that pack, else None. A table measured with
+    another version of the pack is never used."""
+    if settings is not None:
+        name = calibration_setting(model_version)
+        raw = settings.get_setting(name)
+        try:
+            stored = Calibration.from_dict(json.loads(raw), origin=f"database:{name}") if raw else None
+        except (ValueError, KeyError, TypeError):
+            stored = None
+        if stored is not None and stored.model_version == model_version:
+            return stored
+        return builtin_calibration(model_version)
     if data_dir is not None:
         path = calibration_path(Path(data_dir), model_version)
         if path.is_file():

@@ -32,6 +32,7 @@ from regard.service import (
 from regard.service.auditing import append_or_fail, audit_entry
 from regard.service.context import RequestContext
 from regard.service.pagination import TokenSigner
+from regard.service.periodic import PeriodicWorker
 from regard.service.purpose import check_purpose
 from regard.service.scopes import check_scope
 from regard.store import open_store
@@ -111,15 +112,18 @@ class Regard:
         buckets: Mapping[str, Path] | None = None,
         streams: Mapping[str, str] | None = None,
         sinks: Mapping[str, str] | None = None,
+        database: str | None = None,
     ) -> Regard:
-        """Open (creating if needed) the data folder ``data_dir``.
+        """Open (creating if needed) the data folder ``data_dir``, or the PostgreSQL ``database`` (a URL):
+        then every replica shares the store and the pagination-token key, and ``data_dir`` is not used.
 
         ``streams`` maps Kinesis video stream names to source URLs, ``sinks`` Kinesis data stream names
         to JSON-lines files or webhook URLs (``service.stream_processors``).
         """
         data_dir = Path(data_dir)
-        store = open_store(data_dir)
-        secret = _token_secret(data_dir)
+        store = open_store(data_dir, database=database)
+        shared = getattr(store, "shared_secret", None)
+        secret = shared("token.key", lambda: secrets.token_bytes(32)) if shared else _token_secret(data_dir)
         regard = cls(store, data_dir=data_dir, engine=engine, buckets=buckets, token_secret=secret)
         regard._attach_video_jobs(secret)
         regard.attach_stream_processors(streams, sinks)
@@ -239,6 +243,11 @@ class Regard:
 
         if self._video_jobs is not None:
             self._video_jobs.resume()
+            lease = getattr(self.store, "job_lease", None)
+            if lease is not None:  # replicas: take over the jobs of one that died, once its lease ran out
+                takeover = PeriodicWorker("job-takeover", lease, self._video_jobs.resume)
+                takeover.start()
+                self._workers.append(takeover)
         if self._stream_processors is not None:
             self._stream_processors.resume()
         worker = RetentionWorker(self, interval=retention_interval)

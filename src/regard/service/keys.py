@@ -15,7 +15,7 @@ import string
 import time
 from collections.abc import Mapping
 
-from regard.errors import InvalidParameterException
+from regard.errors import InvalidParameterException, ResourceAlreadyExistsException
 from regard.service.scopes import SCOPES
 from regard.store.base import Store
 from regard.store.records import AccessKeyRecord
@@ -117,6 +117,9 @@ def ensure_bootstrap_key(store: Store, env: Mapping[str, str]) -> AccessKeyRecor
             log.warning("bootstrap access key is revoked; not restored", extra={"access_key": key_id})
         return existing
     record = AccessKeyRecord(key_id, secret, "admin", "bootstrap", time.time())
-    store.create_key(record)
+    try:
+        store.create_key(record)
+    except ResourceAlreadyExistsException:  # another replica on the same database installed it just now
+        return ensure_bootstrap_key(store, env)
     log.info("bootstrap access key installed", extra={"access_key": key_id})
     return record

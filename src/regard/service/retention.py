@@ -121,6 +121,10 @@ class RetentionWorker(PeriodicWorker):
         super().__init__("retention", interval, self._sweep)
 
     def _sweep(self) -> None:
+        lease = getattr(self._regard.store, "try_lease", None)  # a shared store: one sweep per period
+        owner = getattr(self._regard.store, "owner", "local")
+        if lease is not None and not lease("retention-sweep", owner, self._interval * 0.9):
+            return
         erased = sweep(self._regard)
         if erased:
             log.info("retention sweep erased %d faces", sum(len(r.face_ids) for r in erased))

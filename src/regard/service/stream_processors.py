@@ -13,6 +13,12 @@ Rekognition's documented face-search record (InputInformation.KinesisVideo, Stre
 FaceSearchResponse). Matches are audited in batches (one record per processor every
 ``audit_interval`` seconds in which something matched), each control operation with its own record.
 
+Replicas sharing a PostgreSQL store run each processor on exactly one of them: the one running it holds
+the named lease ``stream:<name>`` (``Store.try_lease``) and renews it every third of ``lease_seconds``. A
+replica that loses its lease (the database was away), or sees the processor stopped or deleted by another
+replica, stops its thread; every replica's keeper also adopts processors that should run and whose lease
+ran out or was released (a replica died or shut down), as ``resume()`` does at start-up.
+
 Statuses: Start -> STARTING; RUNNING once the first frame is decoded; a source that drops is reopened
 with backoff (RUNNING, with a StatusMessage saying so); one that never opens ends FAILED with the reason.
 Stop -> STOPPING -> STOPPED. The desired state is stored, so ``resume()`` (server start) restarts the
@@ -77,6 +83,7 @@ DATA_ARN = re.compile(r"arn:[a-z\d-]+:kinesis:[a-z\d-]+:\d{12}:stream/([a-zA-Z0-
 ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 MATCHED_FACE_KEYS = ("BoundingBox", "FaceId", "Confidence", "ImageId", "ExternalImageId")
 CLIENT = "stream-processor"
+LEASE_SECONDS = 30.0  # a dead replica's processors are adopted by another within about this long
 
 
 # =================================================================================================
@@ -183,6 +190,7 @@ class StreamProcessors:
         analysis_fps: float = 10.0,
         audit_interval: float = AUDIT_INTERVAL,
         open_attempts: int | None = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.regard = regard
         self.store = regard.store
@@ -196,6 +204,13 @@ class StreamProcessors:
         self._sinks: dict[str, Sink] = {}
         self._runners: dict[str, _Runner] = {}
         self._lock = threading.RLock()
+        self.lease_seconds = lease_seconds
+        self._try_lease = getattr(self.store, "try_lease", None)  # only a shared store has leases
+        self._release_lease = getattr(self.store, "release_lease", None)
+        self._owner = str(getattr(self.store, "owner", "local"))
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+        self._adopt = False  # set by resume(): a server adopts processors other replicas left
 
     def register(self) -> None:
         for operation, method in (
@@ -358,6 +373,8 @@ class StreamProcessors:
             if record.status in BUSY or record.name in self._runners:
                 raise ResourceInUseException(f"Stream processor {record.name} is {record.status}.")
             self._check_runnable(record)
+            if not self._take_lease(record.name):
+                raise ResourceInUseException(f"Stream processor {record.name} is running on another server.")
             session = str(uuid.uuid4())
             starting = replace(
                 record,
@@ -406,6 +423,7 @@ class StreamProcessors:
         runner = _Runner(self, record, url, sink)
         self._runners[record.name] = runner
         runner.start()
+        self._start_keeper()
 
     def _sink(self, name: str) -> Sink:
         with self._lock:
@@ -429,6 +447,8 @@ class StreamProcessors:
                 return
             if record.status == STOPPING and status not in (STOPPED, FAILED):
                 return  # a Stop is under way: it has the last word
+            if record.desired_state != RUNNING and status in (STARTING, RUNNING) and desired_state is None:
+                return  # stopped (here or on another replica) while this thread was still winding down
             if (record.status, record.status_message) == (status, message) and desired_state is None:
                 return
             changed = replace(
@@ -448,11 +468,22 @@ class StreamProcessors:
     def resume(self) -> list[str]:
         """Restart the processors that were running when the server stopped (run at start-up)."""
         resumed = []
+        self._adopt = True
+        self._start_keeper()
         for record in self._all_records():
-            if record.desired_state != RUNNING:
+            if record.desired_state != RUNNING or self.runner(record.name) is not None:
                 continue
+            if not self._take_lease(record.name):
+                continue  # another replica runs it
             try:
                 with self._lock:
+                    if record.name in self._runners:
+                        continue  # started here meanwhile
+                    current = self.store.get_stream_processor(record.name)
+                    if current is None or current.desired_state != RUNNING:
+                        self.release_lease(record.name)  # stopped or deleted meanwhile
+                        continue
+                    record = current
                     self._check_runnable(record)
                     starting = replace(
                         record, status=STARTING, status_message=None, updated_at=self.regard.clock()
@@ -460,6 +491,8 @@ class StreamProcessors:
                     self.store.update_stream_processor(starting)
                     self._launch(starting)
                 resumed.append(record.name)
+            except LimitExceededException:
+                self.release_lease(record.name)  # this server is full; another replica may run it
             except Exception as error:
                 message = getattr(error, "message", type(error).__name__)
                 self.set_state(
@@ -468,10 +501,14 @@ class StreamProcessors:
                     f"Could not restart after a server restart: {message}",
                     desired_state=STOPPED,
                 )
+                self.release_lease(record.name)
         return resumed
 
     def shutdown(self) -> None:
         """Stop the threads, leaving each processor's stored desired state for the next resume()."""
+        self._keeper_stop.set()
+        if self._keeper is not None:
+            self._keeper.join(20)
         with self._lock:
             runners = list(self._runners.values())
         for runner in runners:
@@ -486,6 +523,53 @@ class StreamProcessors:
     def runner(self, name: str) -> _Runner | None:
         with self._lock:
             return self._runners.get(name)
+
+    # --- one replica per processor (a shared store) ----------------------------------------------
+    def _take_lease(self, name: str) -> bool:
+        """Take or renew ``stream:<name>`` for this replica; always True on a store of one process."""
+        if self._try_lease is None:
+            return True
+        return bool(self._try_lease(f"stream:{name}", self._owner, self.lease_seconds))
+
+    def release_lease(self, name: str) -> None:
+        """Let another replica adopt the processor at once (this one stopped running it)."""
+        if self._release_lease is not None:
+            try:
+                self._release_lease(f"stream:{name}", self._owner)
+            except Exception:  # the lease then simply runs out
+                log.exception("could not release the lease of stream processor %s", name)
+
+    def _start_keeper(self) -> None:
+        with self._lock:
+            if self._try_lease is None or self._keeper is not None or self._keeper_stop.is_set():
+                return
+            self._keeper = threading.Thread(target=self._keep, name="regard-stream-leases", daemon=True)
+            self._keeper.start()
+
+    def _keep(self) -> None:
+        while not self._keeper_stop.wait(self.lease_seconds / 3):
+            self.keep_once()
+
+    def keep_once(self) -> None:
+        """Renew this replica's leases, stop what it may no longer run, adopt what nobody runs."""
+        with self._lock:
+            runners = [r for r in self._runners.values() if not r.finished and not r.stopping]
+        for runner in runners:
+            try:
+                record = self.store.get_stream_processor(runner.name)
+                wanted = record is not None and record.desired_state == RUNNING
+                keep = wanted and self._take_lease(runner.name)
+            except Exception:  # the lease cannot be confirmed: another replica may take it once it runs out
+                log.exception("could not renew the lease of stream processor %s", runner.name)
+                keep = False
+            if not keep:
+                log.info("stream processor %s: stopped here (stopped elsewhere or lease lost)", runner.name)
+                runner.request_stop(final_status=None)
+        if self._adopt:
+            try:
+                self.resume()
+            except Exception:
+                log.exception("could not adopt stream processors")
 
     # --- helpers ---------------------------------------------------------------------------------
     def _all_records(self) -> list[StreamProcessorRecord]:
@@ -585,6 +669,10 @@ class _Runner:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested.is_set()
+
     def _source_state(self, state: str, message: str | None) -> None:
         if self.loop is not None and self.loop.stopping:
             return
@@ -626,6 +714,7 @@ class _Runner:
             self.owner.finished(self)
             if self._final_status is not None:
                 self.owner.set_state(self.name, self._final_status, None)
+            self.owner.release_lease(self.name)
 
     def _emit(self, result: LiveResult) -> None:
         try:

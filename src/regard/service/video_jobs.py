@@ -607,7 +607,8 @@ class VideoJobs:
         beyond the queue limit is queued all the same (it was accepted before the restart).
         """
         resumed: list[str] = []
-        for job in self.store.list_jobs(status=IN_PROGRESS):
+        claim = getattr(self.store, "claim_jobs", None)  # a shared store: take only jobs no replica holds
+        for job in claim(limit=1000) if claim is not None else self.store.list_jobs(status=IN_PROGRESS):
             with self._lock:
                 if job.job_id in self._pending:
                     continue

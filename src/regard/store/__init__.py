@@ -11,8 +11,15 @@ if TYPE_CHECKING:
     from regard.store.embedded.keys import KeyStore
 
 
-def open_store(data_dir: Path) -> Store:
-    """The store for ``data_dir`` (created 0700 if missing); today always the embedded backend."""
+def open_store(data_dir: Path | None, *, database: str | None = None) -> Store:
+    """The store: PostgreSQL at ``database`` (a ``postgresql://`` URL) when given, shared by any number of
+    replicas; otherwise the embedded one in ``data_dir`` (created 0700 if missing)."""
+    if database:
+        from regard.store.postgres import PostgresStore
+
+        return PostgresStore(database)
+    if data_dir is None:
+        raise ValueError("give a data folder or a database URL")
     from regard.store.embedded import EmbeddedStore  # imported here so `regard.store` stays light to import
 
     return EmbeddedStore(Path(data_dir))

@@ -18,10 +18,11 @@ from regard.service.context import RequestContext
 @contextmanager
 def open_regard(data_dir: Path) -> Iterator[Any]:
     """The application over ``data_dir``; Regard's errors become one line and exit status 1."""
+    from regard.adapters.cli.options import database_url
     from regard.service.app import Regard
 
     with reported_errors():
-        regard = Regard.open(data_dir)
+        regard = Regard.open(data_dir, database=database_url())
         try:
             yield regard
         finally:

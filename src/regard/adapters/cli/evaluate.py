@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from regard.adapters.cli.options import data_option
+from regard.adapters.cli.options import data_option, database_url
 
 DEFAULT_OUT = Path("regard-evaluation")
 
@@ -382,7 +382,17 @@ def calibrate(data_source: Path, data_dir: Path, root: Path | None, max_pairs: i
         "cannot be shown by this data",
         to_cosine=to_cosine,
     )
-    path = calibration.save_calibration(data_dir, table)
+    database = database_url()
+    if database is None:
+        path = calibration.save_calibration(data_dir, table)
+    else:  # every replica on the database reads it from there
+        from regard.store import open_store
+
+        store = open_store(None, database=database)
+        try:
+            path = calibration.save_calibration(data_dir, table, settings=store)
+        finally:
+            store.close()
     builtin = calibration.builtin_calibration(engine.model_version)
     warnings = []
     if builtin is not None and builtin.impostor_pairs > imp.size:

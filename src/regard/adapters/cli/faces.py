@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from regard.adapters.cli.options import data_option, purpose_option
+from regard.adapters.cli.options import data_option, database_url, purpose_option
 from regard.errors import RegardError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,7 +183,17 @@ def compare_command(
     if as_json:
         click.echo(json.dumps(body))
         return
-    annotate_matches(body, load_calibration(data_dir, model_version))
+    database = database_url()
+    if database is None:
+        annotate_matches(body, load_calibration(data_dir, model_version))
+    else:
+        from regard.store import open_store
+
+        store = open_store(None, database=database)
+        try:
+            annotate_matches(body, load_calibration(data_dir, model_version, settings=store))
+        finally:
+            store.close()
     from rich.console import Console
     from rich.table import Table
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "regard.adapters.cli.stream",
     "regard.adapters.cli.evaluate",
     "regard.adapters.cli.clusters",
+    "regard.adapters.cli.db",
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from regard.adapters.cli.options import data_option
+from regard.adapters.cli.options import data_option, database_url
 from regard.service.scopes import SCOPES
 
 
@@ -24,8 +24,16 @@ def _private_folder(data_dir: Path) -> None:
 @contextlib.contextmanager
 def _store(data_dir: Path) -> Iterator[Any]:
     """The access keys of ``data_dir``, even while a server runs on it (it reads keys on every request)."""
-    from regard.store import open_key_store
+    from regard.store import open_key_store, open_store
 
+    database = database_url()
+    if database is not None:  # the keys live in the database every server reads on each request
+        store = open_store(None, database=database)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
     _private_folder(data_dir)
     try:
         store = open_key_store(data_dir)
@@ -234,9 +242,11 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together.")
     server.configure_logging()
-    _private_folder(data_dir)
+    database = database_url()
+    if database is None:
+        _private_folder(data_dir)
     anchor_key = _anchor_key(anchor_to, signing_key, data_dir)
-    regard = Regard.open(data_dir, buckets=buckets, streams=streams, sinks=sinks)
+    regard = Regard.open(data_dir, buckets=buckets, streams=streams, sinks=sinks, database=database)
     try:
         ensure_bootstrap_key(regard.store, os.environ)
         regard.start_background_work()  # resume video jobs and stream processors, sweep expired faces

@@ -159,12 +159,15 @@ class _jobs:
         self.data_dir = data_dir
 
     def __enter__(self) -> Any:
+        from regard.adapters.cli.options import database_url
         from regard.service.app import Regard
         from regard.service.video_jobs import VideoJobs
         from regard.store import open_store
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.regard = Regard(open_store(self.data_dir), data_dir=self.data_dir)
+        database = database_url()
+        if database is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.regard = Regard(open_store(self.data_dir, database=database), data_dir=self.data_dir)
         self.jobs = VideoJobs(self.regard.store, lambda: self.regard.engine, _resolve_local)
         return self.jobs
 

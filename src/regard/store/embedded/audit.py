@@ -62,8 +62,8 @@ def row_to_record(row: sqlite3.Row | tuple[Any, ...]) -> AuditRecord:
     return AuditRecord(seq=seq, time=time, entry=entry, prev_hash=prev_hash, hash=hash_)
 
 
-def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditRecord:
-    """Insert the next record inside the caller's open write transaction."""
+def prepare(entry: AuditEntry) -> tuple[AuditEntry, str]:
+    """(the entry as it will read back, its details as stored); every backend hashes exactly this."""
     details = canonical_json(entry.details)  # fails early on values JSON cannot hold
     entry = AuditEntry(
         operation=entry.operation,
@@ -73,25 +73,58 @@ def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditReco
         client=entry.client,
         details=json.loads(details),  # hash what will be read back (tuples become lists, and so on)
     )
+    return entry, details
+
+
+def list_query(
+    mark: str, collection_id: str | None, since: float | None, after_seq: int | None, limit: int
+) -> tuple[str, list[Any]]:
+    """The SELECT behind ``Store.list_audit`` with ``mark`` as the parameter placeholder (? or %s)."""
+    sql = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > {mark}"
+    params: list[Any] = [after_seq or 0]
+    if collection_id is not None:
+        sql += f" AND collection_id = {mark}"
+        params.append(collection_id)
+    if since is not None:
+        sql += f" AND time >= {mark}"
+        params.append(since)
+    sql += f" ORDER BY seq LIMIT {mark}"
+    params.append(limit)
+    return sql, params
+
+
+def append(conn: sqlite3.Connection, entry: AuditEntry, now: float) -> AuditRecord:
+    """Insert the next record inside the caller's open write transaction."""
+    entry, details = prepare(entry)
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    digest = record_hash(seq, now, entry, prev_hash)
+    record = link(last[0] + 1 if last else 1, last[1] if last else GENESIS, now, entry)
     conn.execute(
-        f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            now,
-            entry.operation,
-            entry.access_key,
-            entry.collection_id,
-            entry.request_id,
-            entry.client,
-            details,
-            prev_hash,
-            digest,
-        ),
+        f"INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * 10)})", row_values(record, details)
     )
+    return record
+
+
+def link(seq: int, prev_hash: str, now: float, entry: AuditEntry) -> AuditRecord:
+    """The record that follows (seq - 1, prev_hash), with its hash."""
+    digest = record_hash(seq, now, entry, prev_hash)
     return AuditRecord(seq=seq, time=now, entry=entry, prev_hash=prev_hash, hash=digest)
+
+
+def row_values(record: AuditRecord, details: str) -> tuple[Any, ...]:
+    """The values of ``AUDIT_COLUMNS`` for ``record`` (``details`` as ``prepare`` gave it)."""
+    e = record.entry
+    return (
+        record.seq,
+        record.time,
+        e.operation,
+        e.access_key,
+        e.collection_id,
+        e.request_id,
+        e.client,
+        details,
+        record.prev_hash,
+        record.hash,
+    )
 
 
 @dataclass(frozen=True, slots=True)

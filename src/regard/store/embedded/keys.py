@@ -20,15 +20,7 @@ def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
     try:
         c.execute(
             f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.access_key_id,
-                record.secret_access_key,
-                record.scope,
-                record.name,
-                record.created_at,
-                record.revoked_at,
-                record.rate_limit,
-            ),
+            rows.key_params(record),
         )
     except sqlite3.IntegrityError:
         raise ResourceAlreadyExistsException(f"Access key {record.access_key_id} exists") from None

@@ -120,6 +120,10 @@ def key(row: tuple[Any, ...]) -> AccessKeyRecord:
     return AccessKeyRecord(*row)
 
 
+def key_params(k: AccessKeyRecord) -> tuple[Any, ...]:
+    return (k.access_key_id, k.secret_access_key, k.scope, k.name, k.created_at, k.revoked_at, k.rate_limit)
+
+
 def job(row: tuple[Any, ...]) -> JobRecord:
     job_id, kind, status, params, created, updated, message, token, tag, access_key, result = row
     return JobRecord(
