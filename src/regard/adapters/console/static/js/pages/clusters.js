@@ -12,7 +12,7 @@ const DEFAULT_MIN_SIZE = 2;
 const DEFAULT_PAGE = 50;
 const USER_PREFIX = 'cluster-'; // as `regard cluster --to-users`
 
-export function clustersSection(collectionId, session) {
+export function clustersSection(collectionId, session, onUsersChanged) {
   const can = (operation) => session.Operations.includes(operation);
   const threshold = h('input', { type: 'number', name: 'cluster-threshold', min: '0', max: '100', step: 'any', value: DEFAULT_THRESHOLD });
   const minSize = h('input', { type: 'number', name: 'min-cluster-size', min: '2', step: '1', value: DEFAULT_MIN_SIZE });
@@ -81,6 +81,7 @@ export function clustersSection(collectionId, session) {
       made.set(cluster.ClusterId, done);
       render();
       announce(done);
+      await onUsersChanged(); // the Users list below; the clusters shown stay
     } catch (error) { announce(errorText(error)); }
   }
 

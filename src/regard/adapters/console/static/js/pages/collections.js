@@ -103,9 +103,14 @@ export function renderCollections(main, session) {
     ];
     if (faces.length && can('DeleteFaces')) parts.push(h('p', {}, deleteFaces));
     if (faces.length && users.length && can('AssociateFaces')) parts.push(associateForm(collectionId, users, boxes));
-    if (faces.length && can('ClusterFaces')) parts.push(clustersSection(collectionId, session));
+    const usersBox = h('div', {}, usersSection(collectionId, users));
+    const refreshUsers = async () => {
+      const listed = await op('ListUsers', { CollectionId: collectionId, MaxResults: 500 });
+      clear(usersBox, usersSection(collectionId, listed.Users || []));
+    };
+    if (faces.length && can('ClusterFaces')) parts.push(clustersSection(collectionId, session, refreshUsers));
     if (can('IndexFaces')) parts.push(indexForm(collectionId));
-    parts.push(usersSection(collectionId, users));
+    parts.push(usersBox);
     clear(detail, h('div', { class: 'panel' }, parts));
   }
 
