@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     videos = tmp / "videos"
     videos.mkdir()
     shutil.copy(DATA / "video" / "short_hamilton_clip.mp4", videos / "hamilton.mp4")
-    keys = {scope: new_key(tmp / "data", scope) for scope in ("detect", "search")}
+    keys = {scope: new_key(tmp / "data", scope) for scope in ("detect", "search", "index")}
     process = start_server(tmp, "--bucket", f"videos={videos}", "--workers", "2")
     process.keys = {**keys, "admin": (BOOT_KEY_ID, BOOT_SECRET)}
     yield process

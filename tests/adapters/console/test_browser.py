@@ -416,3 +416,81 @@ def test_purpose_bound_search_and_subject_report(signed_in: Callable[[str], Cons
     expect(page.locator("#subject-result tbody tr").filter(has_text="IndexFaces")).to_contain_text("CHANGED")
     page.evaluate("() => document.getElementById('subject-title').scrollIntoView()")
     console.screenshot("subject-report")
+
+
+GALLERY = DATA / "galleries" / "bbt"
+PEOPLE = ("penny", "raj", "sheldon")
+
+
+def test_find_people_and_make_user(signed_in: Callable[[str], Console], server: ServerProcess) -> None:
+    """ClusterFaces on a collection of three people's faces, page by page, then one cluster made a user."""
+    client = rekognition(server)
+    name = f"people-{uuid.uuid4().hex[:8]}"
+    client.create_collection(CollectionId=name)
+    for person in PEOPLE:
+        for path in sorted((GALLERY / person).iterdir()):
+            image = {"Bytes": path.read_bytes()}
+            done = client.index_faces(
+                CollectionId=name, Image=image, ExternalImageId=f"{person}-{path.name}", MaxFaces=1
+            )
+            assert len(done["FaceRecords"]) == 1, path
+    console = signed_in("index")
+    page = console.page
+    console.open("Collections")
+    page.get_by_role("button", name=f"Open {name}").click()
+    section = page.locator("#clusters")
+    expect(section.get_by_role("heading", name="Find people")).to_be_visible()
+    # Labelled fields with the service's defaults; run from the keyboard, two clusters a page.
+    expect(section.get_by_label("Cluster threshold (similarity)")).to_have_value("80")
+    expect(section.get_by_label("Minimum cluster size")).to_have_value("2")
+    expect(section.get_by_label("Include faces that already belong to a user")).not_to_be_checked()
+    section.get_by_label("Clusters per page").fill("2")
+    section.get_by_label("Clusters per page").press("Enter")
+    summary = page.locator("#cluster-summary")
+    expect(summary).to_have_text("2 clusters shown (more to load); 0 faces unclustered.")
+    more = section.get_by_role("button", name="More clusters")
+    more.focus()
+    page.keyboard.press("Enter")
+    expect(summary).to_have_text(f"{len(PEOPLE)} clusters shown; 0 faces unclustered.")
+    rows = section.locator("#cluster-results tbody tr")
+    expect(rows).to_have_count(len(PEOPLE))
+    found: dict[str, tuple[str, list[str]]] = {}  # person -> (ClusterId, ExternalImageIds)
+    for row in rows.all():
+        cells = row.locator("td").all_inner_texts()
+        images = cells[4].split(", ")
+        people = {image.split("-")[0] for image in images}
+        assert len(people) == 1, images  # one person per cluster
+        assert int(cells[1]) == len(images) == 5 and cells[3] in images
+        assert 0 < float(cells[2]) <= 100
+        found[people.pop()] = (cells[0], images)
+    assert sorted(found) == sorted(PEOPLE)
+    console.screenshot("clusters")
+
+    # Make user: the UserId is asked for, prefilled from the ClusterId.
+    person = PEOPLE[0]
+    cluster_id, images = found[person]
+    section.get_by_role("button", name=f"Make user from cluster {cluster_id}").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("User ID")).to_have_value(f"cluster-{cluster_id}")
+    dialog.get_by_label("User ID").fill(person)
+    page.keyboard.press("Enter")
+    expect(section.locator("#cluster-results")).to_contain_text(f"User {person}: 5 faces associated.")
+    user_cell = page.locator("#collection-detail").get_by_role("cell", name=person, exact=True)
+    expect(user_cell).to_have_count(1)  # the Users list is refreshed, the clusters stay
+    expect(rows).to_have_count(len(PEOPLE))
+    assert [u["UserId"] for u in client.list_users(CollectionId=name)["Users"]] == [person]
+    faces = client.list_faces(CollectionId=name, UserId=person, MaxResults=100)["Faces"]
+    assert sorted(f["ExternalImageId"] for f in faces) == sorted(images)
+
+    # A search key sees no "Find people" (the service would refuse ClusterFaces anyway).
+    page.get_by_role("button", name="Sign out").click()
+    key_id, secret = server.keys["search"]
+    console.sign_in(key_id, secret)
+    expect(page.get_by_text(f"{key_id} · search")).to_be_visible()
+    console.open("Collections")
+    page.get_by_role("button", name=f"Open {name}").click()
+    detail = page.locator("#collection-detail")
+    expect(detail.get_by_role("heading", name=f"Collection {name}")).to_be_visible()
+    expect(page.locator("#clusters")).to_have_count(0)
+    client.delete_collection(CollectionId=name)

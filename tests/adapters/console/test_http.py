@@ -329,3 +329,34 @@ def test_subject_report_through_the_console(client: TestClient, regard: Regard, 
         other, sign_in(other, search_key), "ListSubjectAuditRecords", {"CollectionId": name, "UserId": "u"}
     )
     assert refused.json()["Code"] == "AccessDeniedException"
+
+
+def test_cluster_faces_needs_an_index_key(client: TestClient, regard: Regard, key: AccessKeyRecord) -> None:
+    """Find people is offered to index keys and above; a search key is refused by the service anyway."""
+    token = sign_in(client, key)
+    name = "people"
+    assert console_op(client, token, "CreateCollection", {"CollectionId": name}).status_code == 200
+    for path, external in ((OBAMA, "obama-1"), (OBAMA2, "obama-2")):
+        image = {"Bytes": base64.b64encode(path.read_bytes()).decode()}
+        request = {"CollectionId": name, "Image": image, "ExternalImageId": external}
+        indexed = console_op(client, token, "IndexFaces", request)
+        assert indexed.status_code == 200, indexed.text
+    clustered = console_op(client, token, "ClusterFaces", {"CollectionId": name})
+    assert clustered.status_code == 200, clustered.text
+    [cluster] = clustered.json()["Clusters"]
+    by_face = {r.face_id: r.external_image_id for r in regard.store.list_faces(name, after=None, limit=10)}
+    assert cluster["ExternalImageIds"] == [by_face[f] for f in cluster["FaceIds"]]
+    assert sorted(cluster["ExternalImageIds"]) == ["obama-1", "obama-2"]
+    assert cluster["RepresentativeExternalImageId"] == by_face[cluster["RepresentativeFaceId"]]
+
+    for scope, offered in (("search", False), ("index", True)):
+        other = TestClient(client.app, base_url=ORIGIN)
+        other_token = sign_in(other, create_key(regard.store, scope))
+        who = other.get("/console/api/session").json()
+        assert ("ClusterFaces" in who["Operations"]) is offered
+        assert who["Limits"]["FacesPerUser"] == 100
+        answer = console_op(other, other_token, "ClusterFaces", {"CollectionId": name})
+        if offered:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert answer.status_code == 400 and answer.json()["Code"] == "AccessDeniedException", answer.text

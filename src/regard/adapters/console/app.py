@@ -42,6 +42,7 @@ from regard.errors import AccessDeniedException, InternalServerError, RegardErro
 from regard.service.context import RequestContext
 from regard.service.keys import create_key, list_keys, revoke_key
 from regard.service.scopes import check_scope
+from regard.service.users import MAX_FACES_PER_USER
 
 if TYPE_CHECKING:
     from regard.service.app import Regard
@@ -77,6 +78,7 @@ OPERATIONS = frozenset(
         "ListAuditRecords",
         "ListSubjectAuditRecords",  # admin keys only: the service checks the scope
         "RecognizeFaces",  # offered only when the server has it (feature-detected by the page)
+        "ClusterFaces",  # "Find people" on a collection; needs an index key (the service checks the scope)
     }
 )
 # Console-only actions, checked against scopes like operations (only admin keys pass: no scope lists them).
@@ -192,6 +194,8 @@ class Console:
             "Operations": allowed,
             "Admin": admin,
             "Buckets": sorted(self.regard.buckets),
+            # The service's own limit, so "Make user" offers a cluster's faces in one AssociateFaces call.
+            "Limits": {"FacesPerUser": MAX_FACES_PER_USER},
         }
 
     # --- operations --------------------------------------------------------------------------------

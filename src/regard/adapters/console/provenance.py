@@ -1,7 +1,8 @@
 """Beside an operation's answer, the provenance that the Rekognition wire format has no room for.
 
 Collections get their purpose, retention and whether searches must state a purpose, faces the SHA-256
-of their source image, the key that indexed them, when, and when they expire. Read from the store after the
+of their source image, the key that indexed them, when, and when they expire; clusters the ExternalImageIds
+of their faces. Read from the store after the
 operation itself (scope-checked and audited) has run, for the faces and collections that operation returned.
 """
 
@@ -62,8 +63,21 @@ def _collection_to_json(record: Any) -> dict[str, Any]:
     }
 
 
+def _cluster_images(regard: Regard, params: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """Each cluster's ExternalImageIds (aligned with FaceIds): Regard keeps no face images to show."""
+    clusters = result.get("Clusters") or []
+    wanted = [face for c in clusters for face in c["FaceIds"]]
+    records = regard.store.get_faces(params["CollectionId"], wanted) if wanted else []
+    images = {r.face_id: r.external_image_id for r in records}
+    for cluster in clusters:
+        cluster["ExternalImageIds"] = [images.get(face) for face in cluster["FaceIds"]]
+        cluster["RepresentativeExternalImageId"] = images.get(cluster["RepresentativeFaceId"])
+    return result
+
+
 ENRICH: dict[str, Callable[[Regard, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {
     "ListFaces": _faces_provenance,
     "ListCollections": _collections_provenance,
     "DescribeCollection": _describe_provenance,
+    "ClusterFaces": _cluster_images,
 }

@@ -62,17 +62,33 @@ export function errorText(error) {
 
 // A modal question (<dialog>): resolves true when the user confirms.
 export function confirmDialog(question, confirmLabel) {
+  return modal(question, confirmLabel, 'danger', null).then((answer) => answer !== null);
+}
+
+// A modal question with one labelled text field, prefilled: resolves to the text, or null if cancelled.
+export function promptDialog(question, label, value, confirmLabel) {
+  const input = h('input', { type: 'text', value, required: true, maxlength: '128' });
+  return modal(question, confirmLabel, '', field(label, input), input);
+}
+
+function modal(question, confirmLabel, confirmClass, body, input = null) {
   return new Promise((resolve) => {
-    const yes = h('button', { type: 'button', class: 'danger' }, confirmLabel);
+    const yes = h('button', { type: input ? 'submit' : 'button', class: confirmClass }, confirmLabel);
     const no = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-    const dialog = h('dialog', { 'aria-labelledby': 'confirm-q' }, h('p', { id: 'confirm-q' }, question), h('div', { class: 'row' }, yes, no));
+    const qid = newId('modal-q');
+    const form = h('form', { method: 'dialog' }, h('p', { id: qid }, question), body, h('div', { class: 'row' }, yes, no));
+    const dialog = h('dialog', { 'aria-labelledby': qid }, form);
     const done = (answer) => { dialog.close(); dialog.remove(); resolve(answer); };
-    yes.addEventListener('click', () => done(true));
-    no.addEventListener('click', () => done(false));
-    dialog.addEventListener('cancel', () => done(false));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (!input || input.value.trim()) done(input ? input.value.trim() : true);
+    });
+    yes.addEventListener('click', (event) => { if (!input) { event.preventDefault(); done(true); } });
+    no.addEventListener('click', () => done(null));
+    dialog.addEventListener('cancel', () => done(null));
     document.body.append(dialog);
     dialog.showModal();
-    no.focus();
+    (input || no).focus();
   });
 }
 

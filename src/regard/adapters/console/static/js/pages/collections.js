@@ -3,6 +3,7 @@
 import { imageParam, op } from '../api.js';
 import { announce, clear, confirmDialog, errorText, field, fmt, h, newId, table } from '../dom.js';
 import { plural } from './detect.js';
+import { clustersSection } from './clusters.js';
 
 const PURPOSE_TAG = 'regard:purpose';
 const RETENTION_TAG = 'regard:retention-days';
@@ -102,8 +103,14 @@ export function renderCollections(main, session) {
     ];
     if (faces.length && can('DeleteFaces')) parts.push(h('p', {}, deleteFaces));
     if (faces.length && users.length && can('AssociateFaces')) parts.push(associateForm(collectionId, users, boxes));
+    const usersBox = h('div', {}, usersSection(collectionId, users));
+    const refreshUsers = async () => {
+      const listed = await op('ListUsers', { CollectionId: collectionId, MaxResults: 500 });
+      clear(usersBox, usersSection(collectionId, listed.Users || []));
+    };
+    if (faces.length && can('ClusterFaces')) parts.push(clustersSection(collectionId, session, refreshUsers));
     if (can('IndexFaces')) parts.push(indexForm(collectionId));
-    parts.push(usersSection(collectionId, users));
+    parts.push(usersBox);
     clear(detail, h('div', { class: 'panel' }, parts));
   }
 
