@@ -4,6 +4,9 @@
   python3-gi) serving the Hamilton clip in real time to each client; ``kill()`` and ``start()`` make it
   disappear and come back on the same port.
 - ``UdpFeed``: ``ffmpeg -re -stream_loop -1`` sending the clip as MPEG-TS over UDP.
+- ``SrtFeed``: the same as MPEG-TS over SRT, ffmpeg listening (a source connects as SRT caller); it
+  serves one connection, so each use starts it again.
+- ``relay_processes(port)``: the running ``ffmpeg`` processes (zombies included) reading SRT on ``port``.
 - ``WebhookReceiver``: an HTTP server that checks each POST's HMAC-SHA256 signature, refuses the first
   request with 503 (so the sink's retry is exercised) and keeps the records it accepted.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -99,6 +103,57 @@ class UdpFeed:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+class SrtFeed:
+    def __init__(self, video: Path = CLIP) -> None:
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.url = f"srt://127.0.0.1:{self.port}?mode=caller"
+        self.video = video
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SrtFeed:
+        self.stop()
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise RuntimeError("ffmpeg is not installed (apt-get install ffmpeg)")
+        self.process = subprocess.Popen(
+            [ffmpeg, "-hide_banner", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i", str(self.video),
+             "-c", "copy", "-f", "mpegts", f"srt://127.0.0.1:{self.port}?mode=listener"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)  # listening
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(10)
+        self.process = None
+
+
+def relay_processes(port: int) -> set[int]:
+    """PIDs of ffmpeg processes reading ``srt://...:port`` into a pipe (Regard's relays), and ffmpeg zombies
+    this process has not reaped (a zombie's command line is empty)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except OSError:
+            continue
+        if comm != "ffmpeg":
+            continue
+        relay = f":{port}?mode=caller".encode() in b" ".join(cmdline) and b"pipe:1" in cmdline
+        if relay or (state == "Z" and int(parent) == os.getpid()):
+            found.add(int(entry.name))
+    return found
 
 
 class WebhookReceiver:
