@@ -6,7 +6,7 @@
 - ``UdpFeed``: ``ffmpeg -re -stream_loop -1`` sending the clip as MPEG-TS over UDP.
 - ``SrtFeed``: the same as MPEG-TS over SRT, ffmpeg listening (a source connects as SRT caller); it
   serves one connection, so each use starts it again.
-- ``relay_processes(port)``: the running ``ffmpeg`` processes (zombies included) reading SRT on ``port``.
+- ``relay_processes(port)``: Regard's ``ffmpeg`` relays reading SRT on ``port``; ``gone(pids)``.
 - ``WebhookReceiver``: an HTTP server that checks each POST's HMAC-SHA256 signature, refuses the first
   request with 503 (so the sink's retry is exercised) and keeps the records it accepted.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -106,9 +105,10 @@ class UdpFeed:
 
 
 class SrtFeed:
-    def __init__(self, video: Path = CLIP) -> None:
+    def __init__(self, video: Path = CLIP, passphrase: str | None = None) -> None:
         self.port = free_port(socket.SOCK_DGRAM)
-        self.url = f"srt://127.0.0.1:{self.port}?mode=caller"
+        self.secret = "" if passphrase is None else f"&passphrase={passphrase}"
+        self.url = f"srt://127.0.0.1:{self.port}?mode=caller{self.secret}"
         self.video = video
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -119,7 +119,7 @@ class SrtFeed:
             raise RuntimeError("ffmpeg is not installed (apt-get install ffmpeg)")
         self.process = subprocess.Popen(
             [ffmpeg, "-hide_banner", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i", str(self.video),
-             "-c", "copy", "-f", "mpegts", f"srt://127.0.0.1:{self.port}?mode=listener"],
+             "-c", "copy", "-f", "mpegts", f"srt://127.0.0.1:{self.port}?mode=listener{self.secret}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -136,8 +136,10 @@ class SrtFeed:
 
 
 def relay_processes(port: int) -> set[int]:
-    """PIDs of ffmpeg processes reading ``srt://...:port`` into a pipe (Regard's relays), and ffmpeg zombies
-    this process has not reaped (a zombie's command line is empty)."""
+    """PIDs of the ffmpeg processes reading ``srt://...:port`` into a pipe (Regard's relays).
+
+    A zombie's command line is empty, so to prove a relay was reaped, check that its PID left /proc.
+    """
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -145,15 +147,17 @@ def relay_processes(port: int) -> set[int]:
         try:
             comm = (entry / "comm").read_text().strip()
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
         except OSError:
             continue
-        if comm != "ffmpeg":
-            continue
-        relay = f":{port}?mode=caller".encode() in b" ".join(cmdline) and b"pipe:1" in cmdline
-        if relay or (state == "Z" and int(parent) == os.getpid()):
+        reads_port = f":{port}?mode=caller".encode() in b" ".join(cmdline)
+        if comm == "ffmpeg" and reads_port and b"pipe:1" in cmdline:
             found.add(int(entry.name))
     return found
+
+
+def gone(pids: set[int]) -> bool:
+    """None of ``pids`` exists any more, not even as a zombie."""
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
 class WebhookReceiver:

@@ -13,7 +13,7 @@ from pathlib import Path
 from regard.vision.live import LiveSource, _redacted
 from regard.vision.relay import device_path, needs_relay, redact_text, relay_arguments, relay_format
 
-from .feeds import CLIP, SrtFeed, free_port, relay_processes
+from .feeds import CLIP, SrtFeed, free_port, gone, relay_processes
 
 
 def test_only_the_newest_frame_is_handed_out_and_the_rest_are_counted_as_dropped() -> None:
@@ -77,7 +77,7 @@ def test_an_srt_feed_is_read_through_the_system_ffmpeg_and_its_child_is_reaped_o
         feed.stop()
     assert source.finished and source.failure is None
     assert relay_processes(feed.port) == set()
-    assert all(not Path(f"/proc/{pid}").exists() for pid in children)  # reaped: not even a zombie
+    assert gone(children)  # reaped: not even a zombie
 
 
 def test_an_srt_source_nobody_serves_fails_clearly_and_leaves_no_ffmpeg_behind() -> None:
@@ -96,7 +96,7 @@ def test_an_srt_source_nobody_serves_fails_clearly_and_leaves_no_ffmpeg_behind()
     assert f"srt://127.0.0.1:{port}?***" in source.failure and "failed" in source.failure
     assert "hunter2" not in source.failure
     assert relay_processes(port) == set()
-    assert all(not Path(f"/proc/{pid}").exists() for pid in seen)
+    assert gone(seen)
 
 
 def test_relay_arguments_for_srt_and_a_capture_device() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests.adapters.aws.server_process import CLI, cli_env, run_cli
 
-from .feeds import LIN, RtspServer, UdpFeed, names
+from .feeds import LIN, RtspServer, SrtFeed, UdpFeed, names, relay_processes
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +67,19 @@ def test_watch_prints_names_from_a_udp_broadcast(data_dir: Path) -> None:
     audit = run_cli("audit", "list", "--collection", "hamilton", "--data", str(data_dir), "--json")
     assert audit.returncode == 0, audit.stderr
     assert "StreamWatchMatches" in audit.stdout
+
+
+def test_watch_names_miranda_on_an_srt_feed(data_dir: Path) -> None:
+    """SRT, which PyAV's FFmpeg lacks, read through the system's ffmpeg; nothing of it is left afterwards."""
+    feed = SrtFeed().start()
+    try:
+        done = watch(data_dir, feed.url, "--json", "--duration", "15")
+    finally:
+        feed.stop()
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert any("lin-manuel-miranda.png" in names(r) for r in records), done.stderr
+    assert relay_processes(feed.port) == set()
 
 
 def test_watch_reports_a_source_that_never_opens(data_dir: Path) -> None:
