@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.adapters.aws.server_process import CLI, cli_env, run_cli
@@ -40,14 +41,18 @@ def watch(data_dir: Path, url: str, *options: str, before: object = None) -> sub
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+def json_records(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def test_watch_names_miranda_on_an_rtsp_camera_as_json_lines(data_dir: Path) -> None:
     camera = RtspServer("cam").start()
     try:
         done = watch(data_dir, camera.url, "--json", "--duration", "12")
     finally:
         camera.kill()
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in done.stdout.splitlines()]
+    records = json_records(done)
     assert records, done.stderr
     assert any("lin-manuel-miranda.png" in names(r) for r in records)  # the CLI keeps the file name
     assert all(r["StreamProcessorInformation"]["Status"] == "RUNNING" for r in records)
@@ -76,9 +81,7 @@ def test_watch_names_miranda_on_an_srt_feed(data_dir: Path) -> None:
         done = watch(data_dir, feed.url, "--json", "--duration", "15")
     finally:
         feed.stop()
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in done.stdout.splitlines()]
-    assert any("lin-manuel-miranda.png" in names(r) for r in records), done.stderr
+    assert any("lin-manuel-miranda.png" in names(r) for r in json_records(done)), done.stderr
     assert relay_processes(feed.port) == set()
 
 
