@@ -10,6 +10,8 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from regard.vision.live import LiveSource, _redacted
 from regard.vision.relay import device_path, needs_relay, redact_text, relay_arguments, relay_format
 
@@ -126,6 +128,19 @@ def test_a_device_that_is_not_a_dev_path_fails_at_once() -> None:
     assert source.failure == (
         "The source could not be opened: a capture device is a /dev/ path, like v4l2:/dev/video0 (v4l2:-y)"
     )
+
+
+def test_without_the_system_ffmpeg_an_srt_source_fails_at_once_saying_it_is_needed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine where ffmpeg is not installed
+    source = LiveSource("srt://127.0.0.1:9000?passphrase=hunter2hunter2", open_attempts=4).start()
+    deadline = time.monotonic() + 10
+    while not source.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert source.failure is not None and source.stats.opens == 0
+    assert "needs the system's ffmpeg (apt-get install ffmpeg)" in source.failure
+    assert "after" not in source.failure and "hunter2" not in source.failure
 
 
 def test_ffmpeg_lines_are_redacted() -> None:
