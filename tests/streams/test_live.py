@@ -82,6 +82,33 @@ def test_an_srt_feed_is_read_through_the_system_ffmpeg_and_its_child_is_reaped_o
     assert gone(children)  # reaped: not even a zombie
 
 
+def test_an_srt_feed_that_drops_is_reopened_through_a_new_relay() -> None:
+    feed = SrtFeed().start()
+    states: list[tuple[str, str | None]] = []
+    source = LiveSource(feed.url, read_timeout=3, on_state=lambda s, m: states.append((s, m))).start()
+    try:
+        assert source.next_frame(timeout=20) is not None, source.failure
+        first = relay_processes(feed.port)
+        feed.stop()  # the sender goes away mid-stream
+        deadline = time.monotonic() + 30
+        while not any(s == "reconnecting" for s, _ in states) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        dropped = [m for s, m in states if s == "reconnecting"]
+        assert dropped and dropped[0] is not None and dropped[0].startswith("The source dropped (ffmpeg: ")
+        assert gone(first)
+        feed.start()
+        deadline = time.monotonic() + 40
+        while source.stats.reconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert source.stats.reconnects == 1
+        taken = source.next_frame(timeout=10)
+        assert taken is not None and time.time() - taken.received_at < 1
+    finally:
+        source.stop()
+        feed.stop()
+    assert source.failure is None
+
+
 def test_an_srt_source_nobody_serves_fails_clearly_and_leaves_no_ffmpeg_behind() -> None:
     port = free_port(socket.SOCK_DGRAM)
     url = f"srt://127.0.0.1:{port}?mode=caller&passphrase=hunter2hunter2"
