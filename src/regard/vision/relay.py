@@ -31,7 +31,7 @@ from typing import IO
 
 DEVICE_PREFIX = "v4l2:"
 TERMINATE_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
-STDERR_LINES = 20
+STDERR_LINES, STDERR_LINE_BYTES = 20, 2000  # the ring buffer of the child's last stderr lines
 _LOG_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\] ")  # "[srt @ 0x55f7...] "
 _TELLING = re.compile(r"(?i)fail|refused|timed out|denied|not found|no such|unreachable|permission")
 _SECRET_PARAMS = re.compile(r"(?i)\b(passphrase|password|pass|pwd|token|key|secret|streamid)=[^&\s'\"]*")
@@ -57,7 +57,7 @@ def relay_format(url: str) -> str:
 
 def relay_arguments(ffmpeg: str, url: str, *, read_timeout: float, open_timeout: float) -> list[str]:
     """The child's argument list: read ``url``, write a live stream to stdout."""
-    head = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error"]
+    head = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
     device = device_path(url)
     if device is not None:
         return [
@@ -191,7 +191,7 @@ class Relay:
     # --- threads ---------------------------------------------------------------------------------
     def _drain(self, stderr: IO[bytes]) -> None:
         try:
-            for raw in iter(stderr.readline, b""):
+            for raw in iter(lambda: stderr.readline(STDERR_LINE_BYTES), b""):
                 self.stderr.append(raw.decode("utf-8", "replace").rstrip())
         except (OSError, ValueError):
             pass
