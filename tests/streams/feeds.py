@@ -4,6 +4,9 @@
   python3-gi) serving the Hamilton clip in real time to each client; ``kill()`` and ``start()`` make it
   disappear and come back on the same port.
 - ``UdpFeed``: ``ffmpeg -re -stream_loop -1`` sending the clip as MPEG-TS over UDP.
+- ``SrtFeed``: the same as MPEG-TS over SRT, ffmpeg listening (a source connects as SRT caller); it
+  serves one connection, so each use starts it again.
+- ``relay_processes(port)``: Regard's ``ffmpeg`` relays reading SRT on ``port``; ``gone(pids)``.
 - ``WebhookReceiver``: an HTTP server that checks each POST's HMAC-SHA256 signature, refuses the first
   request with 503 (so the sink's retry is exercised) and keeps the records it accepted.
 """
@@ -99,6 +102,62 @@ class UdpFeed:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+class SrtFeed:
+    def __init__(self, video: Path = CLIP, passphrase: str | None = None) -> None:
+        self.port = free_port(socket.SOCK_DGRAM)
+        self.secret = "" if passphrase is None else f"&passphrase={passphrase}"
+        self.url = f"srt://127.0.0.1:{self.port}?mode=caller{self.secret}"
+        self.video = video
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SrtFeed:
+        self.stop()
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise RuntimeError("ffmpeg is not installed (apt-get install ffmpeg)")
+        self.process = subprocess.Popen(
+            [ffmpeg, "-hide_banner", "-loglevel", "quiet", "-re", "-stream_loop", "-1", "-i", str(self.video),
+             "-c", "copy", "-f", "mpegts", f"srt://127.0.0.1:{self.port}?mode=listener{self.secret}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(0.5)  # listening
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(10)
+        self.process = None
+
+
+def relay_processes(port: int) -> set[int]:
+    """PIDs of the ffmpeg processes reading ``srt://...:port`` into a pipe (Regard's relays).
+
+    A zombie's command line is empty, so to prove a relay was reaped, check that its PID left /proc.
+    """
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        reads_port = f":{port}?mode=caller".encode() in b" ".join(cmdline)
+        if comm == "ffmpeg" and reads_port and b"pipe:1" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def gone(pids: set[int]) -> bool:
+    """None of ``pids`` exists any more, not even as a zombie."""
+    return not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
 class WebhookReceiver:

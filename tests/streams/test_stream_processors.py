@@ -1,5 +1,5 @@
 """Stream processors through boto3 against a real ``regard serve``, fed by a real RTSP server (GStreamer)
-and by FFmpeg over UDP, writing to a JSON-lines file and to a signed webhook.
+and by FFmpeg over UDP and SRT, writing to a JSON-lines file and to a signed webhook.
 
 One server for the module (loading the models is the slow part); the last test restarts it. The Hamilton
 clip shows Lin-Manuel Miranda close up from 2.8 s to 7.1 s; his portrait is the only face indexed.
@@ -18,11 +18,23 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from tests.adapters.aws.server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, aws_cli, start_server
 
-from .feeds import LIN, RtspServer, UdpFeed, WebhookReceiver, names, read_jsonl, wait_for
+from .feeds import (
+    LIN,
+    RtspServer,
+    SrtFeed,
+    UdpFeed,
+    WebhookReceiver,
+    gone,
+    names,
+    read_jsonl,
+    relay_processes,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 SECRET = "webhook-test-secret-7f3a"
+SRT_PASSPHRASE = "srt-passphrase-9c1e"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/rekognition"
 LIN_NAME = "lin-manuel-miranda"
@@ -44,6 +56,8 @@ class Setup:
         self.camera = RtspServer("cam").start()
         self.flaky = RtspServer("flaky").start()
         self.udp = UdpFeed()
+        self.srt = SrtFeed(passphrase=SRT_PASSPHRASE)
+        self.srt_events = tmp / "srt-events.jsonl"
         self.hook = WebhookReceiver(SECRET.encode())
         self.server: ServerProcess | None = None
 
@@ -54,6 +68,8 @@ class Setup:
             "--stream", f"flaky={self.flaky.url}",
             "--stream", f"udpcam={self.udp.url}",
             "--stream", "nowhere=rtsp://127.0.0.1:9/missing",
+            "--stream", f"srtcam={self.srt.url}",
+            "--sink", f"srtevents={self.srt_events}",
             "--sink", f"events={self.events}",
             "--sink", f"hook={self.hook.url}",
             env_extra={"REGARD_SINK_SECRET": SECRET},
@@ -77,6 +93,7 @@ class Setup:
         self.camera.kill()
         self.flaky.kill()
         self.udp.stop()
+        self.srt.stop()
         self.hook.close()
 
 
@@ -239,6 +256,26 @@ def test_udp_feed_to_signed_webhook(setup: Setup, rek: Any) -> None:
     assert setup.hook.requests > len(setup.hook.records)  # the refused first delivery was retried
     record = setup.hook.records[0]
     assert record["InputInformation"]["KinesisVideo"]["StreamArn"] == video_arn("udpcam")
+
+
+def test_srt_feed_through_the_system_ffmpeg(setup: Setup, rek: Any) -> None:
+    setup.srt.start()
+    create(rek, "srt", "srtcam", sink="srtevents")
+    rek.start_stream_processor(Name="srt")
+    assert setup.server is not None
+    wait_for(lambda: status(rek, "srt")["Status"] == "RUNNING", 60, "RUNNING", log=setup.server.log_text)
+    named = wait_for(
+        lambda: [r for r in read_jsonl(setup.srt_events) if LIN_NAME in names(r)],
+        NAMED_WITHIN,
+        "Miranda named",
+    )
+    assert named[0]["InputInformation"]["KinesisVideo"]["StreamArn"] == video_arn("srtcam")
+    relays = relay_processes(setup.srt.port)
+    assert len(relays) == 1  # the server's child ffmpeg
+    stop_and_delete(rek, "srt")  # STOPPED once the source's child ffmpeg was stopped and reaped
+    assert gone(relays)
+    setup.srt.stop()
+    assert SRT_PASSPHRASE not in setup.server.log_text()
 
 
 def test_a_source_that_never_opens_fails_with_the_reason(rek: Any) -> None:

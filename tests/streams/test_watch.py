@@ -6,11 +6,12 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.adapters.aws.server_process import CLI, cli_env, run_cli
 
-from .feeds import LIN, RtspServer, UdpFeed, names
+from .feeds import LIN, RtspServer, SrtFeed, UdpFeed, names, relay_processes
 
 pytestmark = pytest.mark.slow
 
@@ -40,14 +41,18 @@ def watch(data_dir: Path, url: str, *options: str, before: object = None) -> sub
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+def json_records(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def test_watch_names_miranda_on_an_rtsp_camera_as_json_lines(data_dir: Path) -> None:
     camera = RtspServer("cam").start()
     try:
         done = watch(data_dir, camera.url, "--json", "--duration", "12")
     finally:
         camera.kill()
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in done.stdout.splitlines()]
+    records = json_records(done)
     assert records, done.stderr
     assert any("lin-manuel-miranda.png" in names(r) for r in records)  # the CLI keeps the file name
     assert all(r["StreamProcessorInformation"]["Status"] == "RUNNING" for r in records)
@@ -67,6 +72,17 @@ def test_watch_prints_names_from_a_udp_broadcast(data_dir: Path) -> None:
     audit = run_cli("audit", "list", "--collection", "hamilton", "--data", str(data_dir), "--json")
     assert audit.returncode == 0, audit.stderr
     assert "StreamWatchMatches" in audit.stdout
+
+
+def test_watch_names_miranda_on_an_srt_feed(data_dir: Path) -> None:
+    """SRT, which PyAV's FFmpeg lacks, read through the system's ffmpeg; nothing of it is left afterwards."""
+    feed = SrtFeed().start()
+    try:
+        done = watch(data_dir, feed.url, "--json", "--duration", "15")
+    finally:
+        feed.stop()
+    assert any("lin-manuel-miranda.png" in names(r) for r in json_records(done)), done.stderr
+    assert relay_processes(feed.port) == set()
 
 
 def test_watch_reports_a_source_that_never_opens(data_dir: Path) -> None:

@@ -1,7 +1,8 @@
 """Live video: name the faces of a camera or broadcast feed as they appear, on the newest frame only.
 
 ``LiveSource`` runs a reader thread that opens anything FFmpeg opens live (RTSP, HLS, MPEG-TS over UDP
-or RTP, HTTP; a local file is paced at its own frame rate, like a camera) and decodes every
+or RTP, HTTP; a local file is paced at its own frame rate, like a camera; SRT and capture devices
+through the system's ffmpeg, see ``vision.relay``) and decodes every
 frame (compressed video must be decoded in order) but keeps only the newest one: a frame the analysis
 had no time for is replaced and counted as dropped, so a slow machine lags by at most one frame and
 never builds a backlog. A source that drops is reopened with backoff; one that never opens gives up
@@ -27,6 +28,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from regard.vision.relay import Relay, RelayError, needs_relay, relay_format
 from regard.vision.tracking import Track, Tracker
 from regard.vision.video import _reason
 
@@ -37,6 +39,7 @@ READ_TIMEOUT = 10.0  # seconds without data before the connection counts as drop
 OPEN_ATTEMPTS = 4  # failed opens, before the first success, after which the source has FAILED
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 8.0
 MAX_FACES_PER_FRAME = 100
+PROBE_OPTIONS = {"analyzeduration": "1000000", "probesize": "1000000"}  # one second to find the streams
 KEEP_POINTS = 8  # per track: the tracker predicts from the last two
 KEEP_EMBEDDINGS = 16  # per track: its search uses the mean of its latest views
 
@@ -46,9 +49,10 @@ Vector = NDArray[np.float32]
 class SourceError(Exception):
     """The source could not be opened or read; ``message`` says why, fit for a StatusMessage."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.fatal = fatal  # retrying cannot help (ffmpeg missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ def open_options(url: str) -> dict[str, str]:
     of the stream, so a person there would be missed; decoding them costs little, and only the newest
     frame is analysed anyway.
     """
-    options = {"analyzeduration": "1000000", "probesize": "1000000"}
+    options = dict(PROBE_OPTIONS)
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     if scheme in ("rtsp", "rtsps"):
         options["rtsp_transport"] = "tcp"
@@ -121,6 +125,7 @@ class LiveSource:
         self._ready = threading.Condition()
         self._newest: tuple[Any, int, float, float, int, float, float, float] | None = None
         self._taken = 0
+        self._relay: Relay | None = None  # the child ffmpeg of an SRT or device source, while it runs
         self._thread = threading.Thread(target=self._run, name="regard-live-source", daemon=True)
 
     # --- control ---------------------------------------------------------------------------------
@@ -132,6 +137,9 @@ class LiveSource:
         self._stop.set()
         with self._ready:
             self._ready.notify_all()
+        relay = self._relay
+        if relay is not None:
+            relay.terminate()  # ends the reader's blocking read; the reader thread reaps the child
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
@@ -170,10 +178,11 @@ class LiveSource:
                 container = self._open()
             except SourceError as error:
                 failed_opens += 1
-                if self.stats.opens == 0 and failed_opens >= self.open_attempts:
-                    self.failure = (
-                        f"The source could not be opened after {failed_opens} attempts: {error.message}"
-                    )
+                if self._stop.is_set():
+                    return
+                if error.fatal or (self.stats.opens == 0 and failed_opens >= self.open_attempts):
+                    tries = "" if error.fatal else f" after {failed_opens} attempts"
+                    self.failure = f"The source could not be opened{tries}: {error.message}"
                     self._state("failed", self.failure)
                     return
                 self._state("reconnecting", f"Reconnecting to the source: {error.message}")
@@ -191,6 +200,10 @@ class LiveSource:
             finally:
                 self.connected = False
                 container.close()
+                relay, self._relay = self._relay, None
+                if relay is not None:
+                    relay.release()
+                    reason = f"ffmpeg: {relay.reason()}"
             if self._stop.is_set():
                 return
             self._state("reconnecting", f"The source dropped ({reason}); reconnecting.")
@@ -198,6 +211,8 @@ class LiveSource:
             self._stop.wait(backoff)
 
     def _open(self) -> Any:
+        if needs_relay(self.url):
+            return self._open_relayed()
         try:
             container = av.open(
                 self.url[len("file://") :] if self.url.lower().startswith("file://") else self.url,
@@ -217,6 +232,38 @@ class LiveSource:
         if not container.streams.video:
             container.close()
             raise SourceError(f"the source holds no video stream ({_redacted(self.url)})")
+        return container
+
+    def _open_relayed(self) -> Any:
+        """Open an SRT or capture-device source through a child ffmpeg writing to a pipe (vision.relay)."""
+        try:
+            relay = Relay(
+                self.url, _redacted(self.url), open_timeout=self.open_timeout, read_timeout=self.read_timeout
+            )
+        except RelayError as exc:
+            raise SourceError(str(exc), fatal=True) from None
+        self._relay = relay
+        if self._stop.is_set():  # stop() may have looked before the relay existed
+            relay.terminate()
+        try:
+            container = av.open(
+                relay.pipe,
+                mode="r",
+                format=relay_format(self.url),
+                options=dict(PROBE_OPTIONS),
+                metadata_errors="ignore",
+            )
+        except (av.error.FFmpegError, OSError, UnicodeDecodeError):
+            self._relay = None
+            relay.release()
+            reason, where = relay.reason(), _redacted(self.url)
+            raise SourceError(f"ffmpeg: {reason}" + ("" if where in reason else f" ({where})")) from None
+        if not container.streams.video:
+            container.close()
+            self._relay = None
+            relay.release()
+            raise SourceError(f"the source holds no video stream ({_redacted(self.url)})")
+        relay.opened()
         return container
 
     def _decode(self, container: Any) -> str:

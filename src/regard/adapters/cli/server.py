@@ -120,7 +120,8 @@ def _parse_sinks(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     multiple=True,
     callback=_parse_streams,
     metavar="NAME=URL",
-    help="Kinesis video stream NAME reads URL: rtsp://, udp://, rtp://, http(s):// (HLS) or a file.",
+    help="Kinesis video stream NAME reads URL: rtsp://, udp://, rtp://, srt://, http(s):// (HLS), a capture "
+    "device (/dev/videoN) or a file.",
 )
 @click.option(
     "--sink",

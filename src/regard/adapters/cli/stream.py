@@ -56,7 +56,7 @@ def watch(
     duration: float | None,
     data_dir: Path,
 ) -> None:
-    """Print who appears on URL (rtsp://, udp://, rtp://, http(s):// or a file) as they appear.
+    """Print who appears on URL (rtsp://, udp://, rtp://, srt://, http(s)://, /dev/videoN or a file) live.
 
     Known people are the faces of COLLECTION. Stop with Ctrl-C or --duration.
     """
