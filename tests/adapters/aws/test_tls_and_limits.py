@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "aws"
 OBAMA = (DATA / "obama2.jpg").read_bytes()
+WINDOW = 4.0  # the first refusal window (s): wide enough that a loaded machine still answers inside it
 
 
 def _name(common: str) -> x509.Name:
@@ -92,7 +93,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProces
     server = start_server(
         tmp,
         *("--tls-cert", str(cert), "--tls-key", str(key)),
-        *("--rate-limit", "100", "--bad-signature-limit", "3"),
+        *("--rate-limit", "100", "--bad-signature-limit", "3", "--bad-signature-backoff", str(WINDOW)),
         verify=str(ca),
     )
     yield server, ca
@@ -213,17 +214,18 @@ def test_repeated_bad_signatures_are_refused_for_a_growing_window(tls: tuple[Ser
             bad.list_collections()
         return _code(caught.value)
 
-    for _ in range(4):  # three free failures, the fourth opens a 1 s window
+    for _ in range(4):  # three free failures, the fourth opens a WINDOW s window
         assert bad_code() == ("InvalidSignatureException", 403)
     with pytest.raises(ClientError) as caught:
         good.list_collections()  # even a good signature waits: the address is refused, not the key
     assert _code(caught.value) == ("ThrottlingException", 400)
     assert "invalid signature" in caught.value.response["Error"]["Message"]
-    time.sleep(1.2)
-    assert bad_code() == ("InvalidSignatureException", 403)  # the fifth: a 2 s window
-    time.sleep(1.2)
+    time.sleep(WINDOW + 0.5)
+    assert bad_code() == ("InvalidSignatureException", 403)  # the fifth: a 2 * WINDOW s window
+    opened = time.monotonic()
+    time.sleep(WINDOW + 0.5)
     assert bad_code()[0] == "ThrottlingException"  # still inside the doubled window
-    time.sleep(1.0)
+    time.sleep(max(0.0, opened + 2 * WINDOW + 0.5 - time.monotonic()))
     good.list_collections()  # window over; success resets the count
     for _ in range(3):
         assert bad_code() == ("InvalidSignatureException", 403)

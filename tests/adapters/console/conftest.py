@@ -85,7 +85,10 @@ class Console:
         self.page.get_by_role("button", name="Sign in").click()
 
     def open(self, link: str) -> None:
-        self.page.get_by_role("navigation").get_by_role("link", name=link, exact=True).click()
+        """Follow a navigation link and wait until its page has replaced the one before."""
+        anchor = self.page.get_by_role("navigation").get_by_role("link", name=link, exact=True)
+        anchor.click()
+        expect(anchor).to_have_attribute("aria-current", "page")  # set as the old page is cleared
         expect(self.page.get_by_role("heading", level=1)).to_be_visible()
 
     def screenshot(self, name: str) -> None:

@@ -232,6 +232,7 @@ def create_app(
     request_timeout: float = 60.0,
     rate_limit: float | None = None,
     bad_signature_limit: int = 5,
+    bad_signature_backoff: float = 1.0,
 ) -> Starlette:
     """The ASGI app; the caller owns ``regard`` (and closes it after the server has drained)."""
     endpoint = Endpoint(
@@ -241,7 +242,7 @@ def create_app(
         models=WorkerPool(max_concurrency, queue_limit, "regard-model"),
         auth=WorkerPool(1, 256, "regard-auth"),
         rate_limit=rate_limit,
-        backoff=SignatureBackoff(free=bad_signature_limit),
+        backoff=SignatureBackoff(free=bad_signature_limit, base=bad_signature_backoff),
     )
 
     @contextlib.asynccontextmanager

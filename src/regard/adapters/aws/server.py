@@ -80,6 +80,7 @@ def run(
     trusted_proxies: list[str] | None = None,
     rate_limit: float | None = None,
     bad_signature_limit: int = 5,
+    bad_signature_backoff: float = 1.0,
 ) -> None:
     """Serve until a stop signal, then close ``regard``.
 
@@ -100,6 +101,7 @@ def run(
         request_timeout=request_timeout,
         rate_limit=rate_limit,
         bad_signature_limit=bad_signature_limit,
+        bad_signature_backoff=bad_signature_backoff,
     )
     config = uvicorn.Config(
         app,

@@ -166,7 +166,14 @@ def _parse_sinks(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     default=5,
     show_default=True,
     type=click.IntRange(0),
-    help="Bad signatures one address may send before it is refused for 1, 2, 4 ... 60 s.",
+    help="Bad signatures one address may send before it is refused for a window that doubles each time.",
+)
+@click.option(
+    "--bad-signature-backoff",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="The first refusal window after too many bad signatures, in seconds (doubling, at most 60 s).",
 )
 @click.option(
     "--tls-cert",
@@ -223,6 +230,7 @@ def serve(
     request_timeout: float,
     rate_limit: float | None,
     bad_signature_limit: int,
+    bad_signature_backoff: float,
     tls_cert: Path | None,
     tls_key: Path | None,
     trusted_proxies: tuple[str, ...],
@@ -266,6 +274,7 @@ def serve(
         request_timeout=request_timeout,
         rate_limit=rate_limit,
         bad_signature_limit=bad_signature_limit,
+        bad_signature_backoff=bad_signature_backoff,
         tls_cert=tls_cert,
         tls_key=tls_key,
         trusted_proxies=list(trusted_proxies),
