@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
-import ipaddress
 import json
 import os
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from regard.service.audit_anchor import (
     AnchorError,
@@ -31,40 +25,12 @@ from regard.store import open_store
 from regard.store.records import AuditEntry
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for localhost / 127.0.0.1 and its key, so a real TLS server can be trusted in-test."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
-def webhook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[bytes]]]:
+def webhook(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_certificates: Callable[[Path], tuple[Path, Path, Path]],
+) -> Iterator[tuple[str, list[bytes]]]:
     """An https server on 127.0.0.1 keeping every POSTed body; its certificate trusted via SSL_CERT_FILE."""
     received: list[bytes] = []
 
@@ -77,14 +43,14 @@ def webhook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
         def log_message(self, *args: object) -> None:
             pass
 
-    cert, key = _self_signed(tmp_path)
+    ca, cert, key = make_certificates(tmp_path)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Witness)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     try:
         yield f"https://localhost:{server.server_address[1]}/anchors", received
     finally:

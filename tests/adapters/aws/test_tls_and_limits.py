@@ -6,10 +6,8 @@ as the default for keys without their own limit. boto3 retries are off, so every
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,6 @@ import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from .server_process import BOOT_KEY_ID, BOOT_SECRET, ServerProcess, run_cli, start_server
 
@@ -33,63 +27,12 @@ OBAMA = (DATA / "obama2.jpg").read_bytes()
 WINDOW = 4.0  # the first refusal window (s): wide enough that a loaded machine still answers inside it
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def make_ca_and_server_cert(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate it signed for 127.0.0.1 and localhost: (ca.pem, cert.pem, key.pem)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Regard test CA"))
-        .issuer_name(_name("Regard test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    paths[2].chmod(0o600)
-    return paths
-
-
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Path]]:
+def tls(
+    tmp_path_factory: pytest.TempPathFactory, make_certificates: Callable[[Path], tuple[Path, Path, Path]]
+) -> Iterator[tuple[ServerProcess, Path]]:
     tmp = tmp_path_factory.mktemp("tls")
-    ca, cert, key = make_ca_and_server_cert(tmp)
+    ca, cert, key = make_certificates(tmp)
     server = start_server(
         tmp,
         *("--tls-cert", str(cert), "--tls-key", str(key)),
@@ -153,8 +96,10 @@ def test_plain_http_to_the_tls_port_gets_no_service(tls: tuple[ServerProcess, Pa
         httpx.get(plain + "/health", timeout=10)
 
 
-def test_tls_cert_without_key_is_a_usage_error(tmp_path: Path) -> None:
-    _, cert, _ = make_ca_and_server_cert(tmp_path)
+def test_tls_cert_without_key_is_a_usage_error(
+    tmp_path: Path, make_certificates: Callable[[Path], tuple[Path, Path, Path]]
+) -> None:
+    _, cert, _ = make_certificates(tmp_path)
     done = run_cli("serve", "--port", "0", "--data", str(tmp_path / "d"), "--tls-cert", str(cert))
     assert done.returncode == 2 and "--tls-key" in done.stderr
 
