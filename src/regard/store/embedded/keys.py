@@ -19,7 +19,7 @@ from regard.store.records import AccessKeyRecord
 def insert(c: sqlite3.Connection, record: AccessKeyRecord) -> None:
     try:
         c.execute(
-            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES ({rows.placeholders(rows.KEY_COLUMNS)})",
             rows.key_params(record),
         )
     except sqlite3.IntegrityError:

@@ -30,6 +30,11 @@ FACE_INSERT = (
     "index_model_version, indexed_at, external_image_id, user_id, indexed_by, expires_at, image_sha256, "
     "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+def placeholders(columns: str, mark: str = "?") -> str:
+    """One ``mark`` per column of a comma-separated column list (``?`` for SQLite, ``%s`` for psycopg)."""
+    return ", ".join([mark] * len(columns.split(",")))
+
+
 KEY_COLUMNS = "access_key_id, secret_access_key, scope, name, created_at, revoked_at, rate_limit"
 JOB_COLUMNS = (
     "job_id, kind, status, params, created_at, updated_at, status_message, client_request_token, job_tag, "

@@ -632,7 +632,7 @@ class EmbeddedStore:
     def create_stream_processor(
         self, record: StreamProcessorRecord, *, audit: AuditEntry | None = None
     ) -> None:
-        marks = ", ".join("?" * len(rows.STREAM_PROCESSOR_COLUMNS.split(",")))
+        marks = rows.placeholders(rows.STREAM_PROCESSOR_COLUMNS)
         with self._wlock, self._write(audit) as c:
             try:
                 c.execute(

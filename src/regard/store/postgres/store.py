@@ -58,14 +58,14 @@ log = logging.getLogger(__name__)
 _PAGE = 1000
 
 
-def _marks(columns: str) -> str:
-    """One ``%s`` per column of a comma-separated column list."""
-    return ", ".join(["%s"] * len(columns.split(",")))
-
-
 _FACE_INSERT = rows.FACE_INSERT.replace("?", "%s")
-_KEY_INSERT = f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES ({_marks(rows.KEY_COLUMNS)})"
+_KEY_INSERT = (
+    f"INSERT INTO access_keys ({rows.KEY_COLUMNS}) VALUES ({rows.placeholders(rows.KEY_COLUMNS, '%s')})"
+)
 _STREAM_COLUMNS = rows.STREAM_PROCESSOR_COLUMNS
+_STREAM_INSERT = (
+    f"INSERT INTO stream_processors ({_STREAM_COLUMNS}) VALUES ({rows.placeholders(_STREAM_COLUMNS, '%s')})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,7 +647,7 @@ class PostgresStore:
         try:
             with self._write(audit) as c:
                 c.execute(
-                    f"INSERT INTO stream_processors ({_STREAM_COLUMNS}) VALUES ({_marks(_STREAM_COLUMNS)})",
+                    _STREAM_INSERT,
                     rows.stream_processor_values(record),
                 )
         except psycopg.errors.UniqueViolation:
