@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regard.evaluation.detection import parse_dlib_xml
+from regard.evaluation.detection import EDGES, crop_through, parse_dlib_xml
 from regard.evaluation.metrics import iou_matrix
 from regard.service.faces import detect_faces
 from regard.vision.detection import EDGE_BORDER, HALF_EDGE_BORDER, plan_passes
 from regard.vision.image import DecodedImage, read_image_file
 
 DLIB = Path(__file__).resolve().parents[1] / "data" / "vision" / "dlib"
-EDGES = ("left", "top", "right", "bottom")
 
 
 def faces() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -32,21 +31,9 @@ def faces() -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def cut(bgr: np.ndarray, box: np.ndarray, edge: str, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """The photograph cropped so that ``fraction`` of the box lies past ``edge``; (crop, box in the crop).
-    A negative fraction leaves the face that many box-widths inside the edge."""
-    height, width = bgr.shape[:2]
-    x1, y1, x2, y2 = 0, 0, width, height
-    w, h = box[2] - box[0], box[3] - box[1]
-    if edge == "left":
-        x1 = round(box[0] + fraction * w)
-    elif edge == "right":
-        x2 = round(box[2] - fraction * w)
-    elif edge == "top":
-        y1 = round(box[1] + fraction * h)
-    else:
-        y2 = round(box[3] - fraction * h)
-    x1, y1 = max(x1, 0), max(y1, 0)
-    return np.ascontiguousarray(bgr[y1:y2, x1:x2]), box - np.array([x1, y1, x1, y1])
+    """(crop with ``fraction`` of the box past ``edge``, the box in the crop); see ``crop_through``."""
+    crop, offset = crop_through(bgr, box, edge, fraction)
+    return crop, box - offset
 
 
 def visible_iou(found: np.ndarray, box: np.ndarray, width: int, height: int) -> float:
