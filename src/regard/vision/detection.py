@@ -13,10 +13,10 @@ same faces for fewer pixels.
 
 Faces cut off by the frame (crowd selfies) are found by mirroring a thin border around the image before each
 pass (``Pass.border``): the visible part of a cut face, reflected, reads as a face again, and anchors centred
-beyond the frame exist. Boxes keep their whole extent, past the frame if the face is cut (Rekognition's
-BoundingBox may be below 0 or above 1 there); a box less than a third inside the frame is dropped (the mirror
-image of a face near the edge). bench/bench_edges.py measures recall by cut fraction, size and edge against
-insightface; other fills (black, grey, replicate) and widths were measured worse or dearer there.
+beyond the frame exist. Boxes are not clipped: a cut face's box runs past the frame, part of the way
+(Rekognition's BoundingBox may be below 0 or above 1 there too); a box less than a third inside the frame is
+dropped (the mirror image of a face near the edge). bench/bench_edges.py measures recall by cut fraction, size
+and edge against insightface; other fills (black, grey, replicate) and widths were measured worse there.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ SMALL_FACE_AT_BASE = 28.0
 """With a near-native pass, it contributes faces under 32 px (640-pass pixels), the 640 pass those over 28."""
 
 EDGE_BORDER = 8
-"""Mirrored border (pass pixels) around the 640 and native passes; 16 px found no more and costs more."""
+"""Mirrored border (pass pixels) around the 640 and native passes (+5 % pixels on players.jpg); 16 px found
+a few more cut faces but also 2 on the face-free backgrounds of bench_edges.py, for more pixels."""
 HALF_EDGE_BORDER = 4
 """The 320 pass's border (8 px at the 640 pass's scale). Wider ones find more large faces cut by half
 (bench_edges.py) but also, at 0.51, the upside-down face of rotate/rot_180.jpg with its keypoints upside down,
