@@ -16,7 +16,8 @@ pass (``Pass.border``): the visible part of a cut face, reflected, reads as a fa
 beyond the frame exist. Boxes are not clipped: a cut face's box runs past the frame, part of the way
 (Rekognition's BoundingBox may be below 0 or above 1 there too); a box less than a third inside the frame is
 dropped (the mirror image of a face near the edge). bench/bench_edges.py measures recall by cut fraction, size
-and edge against insightface; other fills (black, grey, replicate) and widths were measured worse there.
+and edge against insightface; other fills (black, grey, replicate) found fewer cut faces there (the widths:
+see EDGE_BORDER and HALF_EDGE_BORDER).
 """
 
 from __future__ import annotations
