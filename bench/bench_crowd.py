@@ -185,12 +185,24 @@ def main() -> None:
     for name, row in rows.items():
         cells = " | ".join(f"{row[b]:.3f}" for b in bands)
         lines.append(f"| {name} | {cells} | {row['all']:.3f} | {int(row['extra'])} | {row['ms']:.0f} |")
-    lines += ["", "| image (faces found) | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    lines += counts_table(counts)
+    lines += ["", *LIMITS.splitlines()]
+    publish(args.out, lines)
+
+
+def counts_table(counts: dict[str, dict[str, int]]) -> list[str]:
+    """Markdown lines: the faces each method found on each image (``counts[image][method]``)."""
+    methods = list(next(iter(counts.values())))
+    lines = ["", "| image (faces found) | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
     for name, found in counts.items():
         lines.append(f"| {name} | " + " | ".join(str(found[m]) for m in methods) + " |")
-    lines += ["", *LIMITS.splitlines()]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def publish(out: Path, lines: list[str]) -> None:
+    """Write the report to ``out`` (bench/results/...) and print it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

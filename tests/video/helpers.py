@@ -35,11 +35,13 @@ class ScriptedEngine:
     delay: float = 0.0
     detect_calls: int = 0
     embed_calls: int = 0
+    landmark_calls: int = 0
 
-    def detect(self, image, *, max_faces: int = 100):
+    def detect(self, image, *, max_faces: int = 100, landmarks: bool = False):
         if self.delay:
             time.sleep(self.delay)
         self.detect_calls += 1
+        self.landmark_calls += landmarks
         w = image.pixels.shape[1]
         x = w * 0.6 + (self.detect_calls % 20)
         return [face(20, 40, 100, 140), face(x, 60, x + 80, 160)][:max_faces]

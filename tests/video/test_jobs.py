@@ -329,3 +329,17 @@ def test_responses_match_the_rekognition_model(jobs: VideoJobs) -> None:
     assert not _conforms(got, model.operation_model("GetFaceDetection").output_shape)
     got = jobs.get_face_search({"JobId": search_id, "MaxResults": 3}, CTX)
     assert not _conforms(got, model.operation_model("GetFaceSearch").output_shape)
+
+
+def test_face_attributes_all_runs_the_landmark_model_and_default_does_not(store: Any, bucket: Path) -> None:
+    engine = ScriptedEngine()
+    jobs = make_jobs(store, bucket, engine)
+    try:
+        for attributes, landmark_calls in (("DEFAULT", 0), ("ALL", 19)):
+            before = engine.landmark_calls
+            params = {"Video": video(), "FaceAttributes": attributes}
+            job_id = jobs.start_face_detection(params, CTX, sample_fps=2.0)["JobId"]
+            assert jobs.wait(job_id, timeout=60).status == "SUCCEEDED"
+            assert engine.landmark_calls - before == landmark_calls  # one call per sampled frame, ALL only
+    finally:
+        jobs.shutdown()

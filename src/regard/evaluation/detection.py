@@ -130,6 +130,32 @@ def parse_wider(path: Path, images: Path) -> list[Annotated]:
     return out
 
 
+EDGES = ("left", "top", "right", "bottom")
+
+
+def crop_through(
+    bgr: NDArray[np.uint8], box: NDArray[np.floating], edge: str, fraction: float
+) -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """The photograph cropped at one ``edge`` (one of EDGES) so that ``fraction`` of the face ``box`` lies
+    past it, the rest of the photograph kept (a negative fraction leaves the face that many box sizes inside);
+    returns the crop and the offset ``[x1, y1, x1, y1]`` to subtract from boxes. For measuring faces cut off
+    by the frame on real photographs (bench/bench_edges.py, tests/vision/test_edges.py)."""
+    height, width = bgr.shape[:2]
+    x1, y1, x2, y2 = 0, 0, width, height
+    w, h = box[2] - box[0], box[3] - box[1]
+    if edge == "left":
+        x1 = max(round(box[0] + fraction * w), 0)
+    elif edge == "right":
+        x2 = round(box[2] - fraction * w)
+    elif edge == "top":
+        y1 = max(round(box[1] + fraction * h), 0)
+    elif edge == "bottom":
+        y2 = round(box[3] - fraction * h)
+    else:
+        raise ValueError(f"edge must be one of {EDGES}, got {edge!r}")
+    return np.ascontiguousarray(bgr[y1:y2, x1:x2]), np.array([x1, y1, x1, y1], np.float64)
+
+
 def _is_zero_row(row: str) -> bool:
     try:
         return all(float(v) == 0 for v in row.split()) and len(row.split()) >= 4

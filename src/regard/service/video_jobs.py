@@ -122,7 +122,8 @@ def _frame_image(pixels: np.ndarray) -> Any:
 
 
 def _face_detail(face: Face, image: Any) -> dict[str, Any]:
-    """FaceDetail with the default attributes; FaceAttributes=ALL answers the same (see service.faces)."""
+    """DetectFaces' FaceDetail (``service.faces``): 30 landmark types when the face carries 106 landmarks
+    (FaceAttributes ALL), else the 5 of DEFAULT."""
     from regard.service.faces import face_detail
 
     return face_detail(face, image)
@@ -135,12 +136,15 @@ def _detected_frames(
     fps: float,
     progress: Progress | None,
     should_stop: StopFlag | None,
+    *,
+    landmarks: bool = False,
 ) -> Iterator[tuple[int, Any, list[Face]]]:
-    """(timestamp ms, image, faces) for each sampled frame, counting detection costs in ``stats``."""
+    """(timestamp ms, image, faces) for each sampled frame, counting detection costs in ``stats``;
+    ``landmarks`` runs the 106-point model (FaceAttributes ALL), as DetectFaces does for Attributes ALL."""
     for frame in reader.frames(fps, should_stop=should_stop):
         image = _frame_image(frame.pixels)
         t0 = time.perf_counter()
-        faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME)
+        faces = engine.detect(image, max_faces=MAX_FACES_PER_FRAME, landmarks=landmarks)
         stats.detect_seconds += time.perf_counter() - t0
         stats.frames_sampled += 1
         stats.faces_detected += len(faces)
@@ -156,13 +160,20 @@ def detect_video(
     fps: float = DEFAULT_SAMPLE_FPS,
     progress: Progress | None = None,
     should_stop: StopFlag | None = None,
+    attributes: str = "DEFAULT",
 ) -> tuple[VideoMetadata, list[dict[str, Any]], VideoStats]:
-    """Faces in each sampled frame: (metadata, ``[{Timestamp, Face: FaceDetail}]`` in time order, stats)."""
+    """Faces in each sampled frame: (metadata, ``[{Timestamp, Face: FaceDetail}]`` in time order, stats).
+
+    ``attributes`` is StartFaceDetection's FaceAttributes: ALL gives each FaceDetail the 30 landmark types
+    of DetectFaces ALL (the 106-point model runs only then); DEFAULT the 5 keypoint types.
+    """
     stats = VideoStats()
     started = time.perf_counter()
     faces_out: list[dict[str, Any]] = []
     with VideoReader(path) as reader:
-        for timestamp, image, faces in _detected_frames(reader, engine, stats, fps, progress, should_stop):
+        for timestamp, image, faces in _detected_frames(
+            reader, engine, stats, fps, progress, should_stop, landmarks=attributes == "ALL"
+        ):
             faces_out.extend({"Timestamp": timestamp, "Face": _face_detail(face, image)} for face in faces)
         metadata = reader.metadata
     stats.seconds = time.perf_counter() - started
@@ -545,7 +556,14 @@ class VideoJobs:
 
         stop = self._stopping.is_set
         if job.kind == FACE_DETECTION:
-            metadata, faces, _stats = detect_video(path, engine, fps=fps, progress=report, should_stop=stop)
+            metadata, faces, _stats = detect_video(
+                path,
+                engine,
+                fps=fps,
+                progress=report,
+                should_stop=stop,
+                attributes=params.get("FaceAttributes", "DEFAULT"),
+            )
             if stop():
                 raise _Stopped
             return {"VideoMetadata": metadata.as_dict(), "Faces": faces}

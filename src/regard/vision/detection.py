@@ -10,6 +10,14 @@ high in large crowd photos: at 1280 px a 2560 px photo's 16 px face is 8 px, bel
 (bench/bench_crowd.py: recall by face size on a synthetic crowd set, against insightface at 640 and 1280).
 The canvas keeps the image's aspect ratio (rounded up to a multiple of 32) instead of a padded square: the
 same faces for fewer pixels.
+
+Faces cut off by the frame (crowd selfies) are found by mirroring a thin border around the image before each
+pass (``Pass.border``): the visible part of a cut face, reflected, reads as a face again, and anchors centred
+beyond the frame exist. Boxes are not clipped: a cut face's box runs past the frame, part of the way
+(Rekognition's BoundingBox may be below 0 or above 1 there too); a box less than a third inside the frame is
+dropped (the mirror image of a face near the edge). bench/bench_edges.py measures recall by cut fraction, size
+and edge against insightface; other fills (black, grey, replicate) found fewer cut faces there (the widths:
+see EDGE_BORDER and HALF_EDGE_BORDER).
 """
 
 from __future__ import annotations
@@ -52,6 +60,22 @@ MID_FACE_AT_BASE = 112.0
 SMALL_FACE_AT_BASE = 28.0
 """With a near-native pass, it contributes faces under 32 px (640-pass pixels), the 640 pass those over 28."""
 
+EDGE_BORDER = 8
+"""Mirrored border (pass pixels) around the 640 and native passes (+5 % pixels on players.jpg); 16 px found
+a few more cut faces but also 2 on the face-free backgrounds of bench_edges.py, for more pixels."""
+HALF_EDGE_BORDER = 4
+"""The 320 pass's border (8 px at the 640 pass's scale). Wider ones find more large faces cut by half
+(bench_edges.py) but also, at 0.51, the upside-down face of rotate/rot_180.jpg with its keypoints upside down,
+which Regard does not return (test_detection.py)."""
+MIN_VISIBLE = 1 / 3
+"""A detection with less of its box inside the frame is dropped (see the module docstring)."""
+EDGE_FILLS = {
+    "reflect": {"borderType": cv2.BORDER_REFLECT_101},
+    "black": {"borderType": cv2.BORDER_CONSTANT, "value": (0, 0, 0)},
+    "grey": {"borderType": cv2.BORDER_CONSTANT, "value": (128, 128, 128)},
+    "replicate": {"borderType": cv2.BORDER_REPLICATE},
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Detections:
@@ -89,22 +113,30 @@ class Pass:
 
     ``square`` letterboxes into a ``long_side`` square as InsightFace does (the benchmark compares identical
     inputs with it); by default the canvas keeps the image's aspect ratio, rounded up to multiples of 32.
+    ``border`` pixels of the scaled image, filled as ``fill`` (a key of EDGE_FILLS), surround it (not square).
     """
 
     long_side: int
     min_face: float = 0.0
     max_face: float = float("inf")
     square: bool = False
+    border: int = 0
+    fill: str = "reflect"
 
 
-def plan_passes(width: int, height: int) -> list[Pass]:
-    """The input sizes for an image of this size (see the module docstring for why)."""
+def plan_passes(width: int, height: int, *, borders: bool = True) -> list[Pass]:
+    """The input sizes for an image of this size (see the module docstring for why); ``borders=False``
+    leaves out the mirrored borders (benchmarks compare with it)."""
     long_side = max(width, height)
-    passes = [Pass(HALF_SIDE, min_face=BIG_FACE_AT_BASE), Pass(BASE_SIDE, max_face=MID_FACE_AT_BASE)]
+    half, edge = (HALF_EDGE_BORDER, EDGE_BORDER) if borders else (0, 0)
+    passes = [
+        Pass(HALF_SIDE, min_face=BIG_FACE_AT_BASE, border=half),
+        Pass(BASE_SIDE, max_face=MID_FACE_AT_BASE, border=edge),
+    ]
     if long_side > LARGE_TRIGGER:
         large = min(_round32(long_side), LARGE_SIDE_MAX)
-        passes[1] = Pass(BASE_SIDE, min_face=SMALL_FACE_AT_BASE, max_face=MID_FACE_AT_BASE)
-        passes.append(Pass(large, max_face=32.0))
+        passes[1] = Pass(BASE_SIDE, min_face=SMALL_FACE_AT_BASE, max_face=MID_FACE_AT_BASE, border=edge)
+        passes.append(Pass(large, max_face=32.0, border=edge))
     return passes
 
 
@@ -136,7 +168,7 @@ class ScrfdDetector:
         base_scale = BASE_SIDE / max(width, height)
         parts = []
         for run in passes:
-            found = self.run(bgr, run.long_side, square=run.square)
+            found = self.run(bgr, run.long_side, square=run.square, border=run.border, fill=run.fill)
             if run.min_face > 0 or run.max_face < float("inf"):
                 side = np.maximum(
                     found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1]
@@ -146,9 +178,18 @@ class ScrfdDetector:
             parts.append(found)
         return self.nms(Detections.concat(parts))
 
-    def run(self, bgr: NDArray[np.uint8], long_side: int, *, square: bool = False) -> Detections:
+    def run(
+        self,
+        bgr: NDArray[np.uint8],
+        long_side: int,
+        *,
+        square: bool = False,
+        border: int = 0,
+        fill: str = "reflect",
+    ) -> Detections:
         """One pass: the image scaled so its long side is ``long_side`` (bilinear, as SCRFD's reference
-        pipeline resizes), top-left on a zero canvas padded to multiples of 32 (or square).
+        pipeline resizes), inside ``border`` pixels filled as ``fill`` (not with ``square``), top-left on a
+        zero canvas padded to multiples of 32 (or square).
         """
         height, width = bgr.shape[:2]
         if width >= height:
@@ -157,10 +198,15 @@ class ScrfdDetector:
             new_w, new_h = max(1, int(long_side * width / height)), long_side
         scale = new_h / height
         resized = bgr if (new_w, new_h) == (width, height) else cv2.resize(bgr, (new_w, new_h))
+        border = 0 if square else border
+        if border:
+            resized = cv2.copyMakeBorder(resized, border, border, border, border, **EDGE_FILLS[fill])
         if not square and max(new_w, new_h) > TILE_SIDE:
             found = self._run_tiled(resized)
         else:
             found = self._run_canvas(resized, (long_side, long_side) if square else None)
+        if border:
+            found = _inside_frame(found, border, new_w, new_h)
         if scale != 1.0:
             found = Detections(found.boxes / scale, found.scores, found.keypoints / scale)
         return found
@@ -256,6 +302,18 @@ def largest_first(found: Detections, max_faces: int | None) -> Detections:
     if max_faces is not None:
         order = order[:max_faces]
     return found.take(order)
+
+
+def _inside_frame(found: Detections, border: int, width: int, height: int) -> Detections:
+    """Detections on a bordered canvas moved back to the ``width`` x ``height`` frame's coordinates, without
+    those less than MIN_VISIBLE inside it."""
+    shift = np.float32(border)
+    boxes, keypoints = found.boxes - shift, found.keypoints - shift
+    inside = np.clip(boxes, 0, [width, height, width, height])
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6) * np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
+    visible = (inside[:, 2] - inside[:, 0]) * (inside[:, 3] - inside[:, 1]) / area
+    keep = np.flatnonzero(visible >= MIN_VISIBLE)
+    return Detections(boxes[keep], found.scores[keep], keypoints[keep])
 
 
 def _tiles(length: int) -> tuple[list[int], int]:

@@ -314,10 +314,19 @@ def test_video_jobs(rek: Any) -> None:
         CollectionId=name, Image={"Bytes": (DATA.parent / "video" / "lin-manuel-miranda.png").read_bytes()}
     )
     detection = rek.start_face_detection(Video=video, JobTag="t1")["JobId"]
+    detailed = rek.start_face_detection(Video=video, FaceAttributes="ALL")["JobId"]
     search = rek.start_face_search(Video=video, CollectionId=name)["JobId"]
     detected = _wait_for_job(rek.get_face_detection, detection)
     assert detected["JobStatus"] == "SUCCEEDED", detected.get("StatusMessage")
     assert detected["Faces"] and detected["VideoMetadata"]["DurationMillis"] > 9000
+    # FaceAttributes ALL: DetectFaces ALL's 30 landmark types on the same faces; DEFAULT the 5 keypoints
+    full = _wait_for_job(rek.get_face_detection, detailed)
+    assert full["JobStatus"] == "SUCCEEDED", full.get("StatusMessage")
+    assert all(len(item["Face"]["Landmarks"]) == 5 for item in detected["Faces"])
+    assert all(len({p["Type"] for p in item["Face"]["Landmarks"]}) == 30 for item in full["Faces"])
+    assert [(i["Timestamp"], i["Face"]["BoundingBox"]) for i in full["Faces"]] == [
+        (i["Timestamp"], i["Face"]["BoundingBox"]) for i in detected["Faces"]
+    ]
     searched = _wait_for_job(rek.get_face_search, search)
     assert searched["JobStatus"] == "SUCCEEDED", searched.get("StatusMessage")
     assert any(p.get("FaceMatches") for p in searched["Persons"])
