@@ -237,7 +237,9 @@ def main() -> None:
         log("ef_search sweep")
         sweep = {
             f"{kind}@{ef}": PostgresStore(
-                urls[kind], index_settings=PgIndexSettings(kind=kind, ef_search=ef), eager_erasure=False
+                urls[kind],
+                index_settings=PgIndexSettings(kind=kind, ef_search=ef, max_ef_search=ef),  # ef at any size
+                eager_erasure=False,
             )
             for kind in urls
             for ef in map(int, args.efs.split(","))
