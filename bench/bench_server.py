@@ -54,12 +54,13 @@ class Run:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def start_server(tmp: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(tmp: Path, workers: int, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``regard serve`` with ``--data tmp/data`` (and ``extra`` options), once /health answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REGARD_", "AWS_"))}
     env.update(REGARD_ACCESS_KEY_ID=KEY_ID, REGARD_SECRET_ACCESS_KEY=SECRET)
     log = (tmp / "server.log").open("wb")
     cmd = [sys.executable, "-c", "from regard.adapters.cli.main import cli; cli()", "serve", "--port", "0"]
-    cmd += ["--data", str(tmp / "data"), "--workers", str(workers), "--queue", "64"]
+    cmd += ["--data", str(tmp / "data"), "--workers", str(workers), "--queue", "64", *extra]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = ""
     deadline = time.monotonic() + 300

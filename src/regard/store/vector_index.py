@@ -32,6 +32,8 @@ Matrix = NDArray[np.float32]
 
 Fetch = Callable[[Keys], Matrix]  # keys -> their float32 vectors, read from the database
 
+SERIAL_SEED = 1000  # a graph's first vectors are inserted with one thread (see ``HnswIndex.add``)
+
 
 @dataclass(frozen=True, slots=True)
 class IndexSettings:
@@ -182,12 +184,18 @@ class HnswIndex:
         return np.stack(self._index.get(keys.astype(np.uint64)))
 
     def add(self, keys: Keys, vecs: Matrix) -> None:
-        if len(keys):
-            # Concurrent inserts into a small graph leave it measurably worse connected (a 300-vector graph
-            # missed true neighbours at ef 128 in 2-5 % of searches; none with one thread), so use all cores
-            # only for large batches into large graphs (bulk builds), where they pay.
-            parallel = len(keys) >= 1000 and len(self._index) + len(keys) >= 50_000
-            self._index.add(keys.astype(np.uint64), vecs, threads=0 if parallel else 1)
+        # Concurrent inserts into a small graph leave it measurably worse connected (a 300-vector graph
+        # missed true neighbours at ef 128 in 2-5 % of searches; none with one thread), so the first
+        # SERIAL_SEED vectors go in one at a time; after them, batches of 1,000 or more use all cores. The
+        # graph's insertion is nearly all of a bulk load's time (bench/results/postgres.md), and this covers
+        # the graph built when a collection reaches ``hnsw_threshold`` (20k vectors in one call) too:
+        # recall@10 of a 20k graph built so was 0.989 against 0.990 for one built with one thread.
+        keys = keys.astype(np.uint64)
+        seed = max(0, min(len(keys), SERIAL_SEED - len(self._index)))
+        if seed:
+            self._index.add(keys[:seed], vecs[:seed], threads=1)
+        if len(keys) > seed:
+            self._index.add(keys[seed:], vecs[seed:], threads=0 if len(keys) - seed >= 1000 else 1)
 
     def remove(self, keys: Iterable[int]) -> int:
         present = np.asarray([int(k) for k in keys if int(k) in self._index], np.int64)
@@ -233,7 +241,7 @@ class HnswIndex:
                 log.warning("unexpected usearch layout; rebuilding %s to drop removed vectors", path.name)
                 keys = self.keys()
                 fresh = HnswIndex(self.ndim, self.settings)
-                fresh._index.add(keys.astype(np.uint64), self.stored(keys).astype(np.float32))
+                fresh.add(keys, self.stored(keys).astype(np.float32))
                 buf = bytearray(fresh._index.save())
             self._index = Index.restore(bytes(buf))  # memory now matches the scrubbed file
             self._tune()
