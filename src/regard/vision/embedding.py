@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
+from regard.vision.runtimes import CompiledModel
 
 BATCH_SIZE = 32
 
@@ -21,15 +21,13 @@ class Recogniser:
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        model: CompiledModel,
         normalisation: Normalisation,
         embedding_size: int,
         *,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        self._session = session
-        self._input = session.get_inputs()[0].name
-        self._output = session.get_outputs()[0].name
+        self._model = model
         self._norm = normalisation
         self._size = embedding_size
         self._batch = batch_size
@@ -49,6 +47,6 @@ class Recogniser:
             blob = cv2.dnn.blobFromImages(
                 chunk, 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
             )
-            out[start : start + len(chunk)] = self._session.run([self._output], {self._input: blob})[0]
+            out[start : start + len(chunk)] = self._model.run(blob)[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

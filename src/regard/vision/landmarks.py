@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
+from regard.vision.runtimes import CompiledModel
 
 INPUT_SIZE = 192
 CROP_FACTOR = 1.5
@@ -36,11 +36,9 @@ class LandmarkModel:
     """
 
     def __init__(
-        self, session: ort.InferenceSession, normalisation: Normalisation, *, batch_size: int = 8
+        self, model: CompiledModel, normalisation: Normalisation, *, batch_size: int = 8
     ) -> None:
-        self._session = session
-        self._input = session.get_inputs()[0].name
-        self._output = session.get_outputs()[0].name
+        self._model = model
         self._norm = normalisation
         self._batch = batch_size
 
@@ -61,7 +59,7 @@ class LandmarkModel:
             blob = cv2.dnn.blobFromImages(
                 crops, 1.0 / self._norm.std, (INPUT_SIZE, INPUT_SIZE), (mean, mean, mean), swapRB=True
             )
-            pred = self._session.run([self._output], {self._input: blob})[0].reshape(len(chunk), -1, 2)[
+            pred = self._model.run(blob)[0].reshape(len(chunk), -1, 2)[
                 :, -106:
             ]
             crop_px = (pred + 1.0) * (INPUT_SIZE / 2)

@@ -1,0 +1,29 @@
+"""onnxruntime behind ``CompiledModel``: the session options of ``vision.sessions``, fp32 only."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from regard.vision.runtimes.base import FP32, ONNXRUNTIME, Plan
+from regard.vision.sessions import create_session
+
+
+class OnnxRuntimeModel:
+    """An onnxruntime session (thread-safe for ``run``) with one input."""
+
+    plan = Plan(ONNXRUNTIME, FP32)
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self._session = session
+        self._input = session.get_inputs()[0].name
+
+    @classmethod
+    def compile(
+        cls, model: bytes, *, name: str, threads: int | None = None, fixed_input: bool = False
+    ) -> OnnxRuntimeModel:
+        return cls(create_session(model, name=name, threads=threads, fixed_input=fixed_input))
+
+    def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
+        return list(self._session.run(None, {self._input: blob}))

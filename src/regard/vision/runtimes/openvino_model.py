@@ -1,0 +1,98 @@
+"""OpenVINO behind ``CompiledModel``: bf16 where the CPU has it, a pool of infer requests for threads.
+
+An OpenVINO compiled model may be shared by threads, its infer requests may not: each ``run`` borrows an idle
+request from a pool (a new one when every request is busy) and gives it back, so there are never more
+requests than threads that ran the model at once. The model is read from the verified bytes in memory
+(``Core.read_model(bytes)``); no file is written. The batch (and for the detector the image) dimensions stay
+dynamic: one compiled model serves 1 to 32 faces (measured: static batch shapes were at most ~10 % faster
+per face in large batches, and slower for one face, which is most searches). Outputs are copies, so a
+request can go back to the pool before its results are used.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import openvino as ov
+from numpy.typing import NDArray
+
+from regard.errors import ModelPackError
+from regard.vision.runtimes.base import BF16, OPENVINO, Plan
+
+RUNTIME_CACHE_FREE_INPUT = 64
+"""Kernels kept per input shape for models whose input takes the image's shape (the detector). OpenVINO
+keeps 5000 by default; with a new canvas shape per photo that grows memory for hours
+(bench/results/memory.md)."""
+
+_core_lock = threading.Lock()
+_core: ov.Core | None = None
+
+
+def core() -> ov.Core:
+    """The process's one OpenVINO Core (made once: it loads the CPU plugin)."""
+    global _core
+    with _core_lock:
+        if _core is None:
+            _core = ov.Core()
+        return _core
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin can run bf16 natively here (AVX512_BF16 or AMX)."""
+    return BF16.upper() in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoModel:
+    """An OpenVINO CPU compiled model with one input, run through a pool of infer requests."""
+
+    def __init__(self, compiled: ov.CompiledModel, precision: str) -> None:
+        self._compiled = compiled
+        self._outputs = list(compiled.outputs)
+        self._idle: list[ov.InferRequest] = []
+        self._lock = threading.Lock()
+        self.plan = Plan(OPENVINO, precision)
+
+    @classmethod
+    def compile(
+        cls,
+        model: bytes,
+        *,
+        name: str,
+        precision: str,
+        threads: int,
+        fixed_input: bool = False,
+    ) -> OpenVinoModel:
+        config: dict[str, object] = {
+            "INFERENCE_PRECISION_HINT": "bf16" if precision == BF16 else "f32",
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+            "ENABLE_CPU_PINNING": False,  # a shared server: other threads need the cores between runs
+        }
+        if not fixed_input:
+            config["CPU_RUNTIME_CACHE_CAPACITY"] = RUNTIME_CACHE_FREE_INPUT
+        try:
+            compiled = core().compile_model(core().read_model(model), "CPU", config)
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses with its own messages
+            raise ModelPackError(f"Model file {name} could not be compiled by OpenVINO: {exc}") from None
+        return cls(compiled, precision)
+
+    @property
+    def idle_requests(self) -> int:
+        """Infer requests not running now (all of them between calls: at most the threads that ran the model
+        at once)."""
+        with self._lock:
+            return len(self._idle)
+
+    def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
+        with self._lock:
+            request = self._idle.pop() if self._idle else None
+        if request is None:
+            request = self._compiled.create_infer_request()
+        try:
+            result = request.infer({0: blob}, share_inputs=True, share_outputs=False)
+            return [np.asarray(result[output]) for output in self._outputs]
+        finally:
+            with self._lock:
+                self._idle.append(request)
+
