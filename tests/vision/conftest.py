@@ -1,4 +1,5 @@
-"""Vision fixtures: the reference engine on onnxruntime fp32 (what the default runtime is measured against)."""
+"""Vision fixtures: the reference engine on onnxruntime fp32 (what the default runtime is measured against).
+"""
 
 from __future__ import annotations
 

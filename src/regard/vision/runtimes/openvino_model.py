@@ -11,14 +11,22 @@ request can go back to the pool before its results are used.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
-import openvino as ov
 from numpy.typing import NDArray
 
 from regard.errors import ModelPackError
 from regard.vision.runtimes.base import BF16, OPENVINO, Plan
+
+# ``import openvino`` also imports its model-conversion API (openvino.tools.ovc), whose import sends a usage
+# event to Google Analytics from a forked process and stores a client ID under ~/intel unless the user opted
+# out. Regard converts no models, sends nothing anywhere, and a forked child would also inherit the data
+# folder's lock (a CLI command's lock outlived the command). A None entry makes that one import fail, which
+# openvino/__init__.py catches (``ov.convert_model`` is then absent); the runtime itself is unaffected.
+sys.modules.setdefault("openvino.tools.ovc", None)  # type: ignore[arg-type]
+import openvino as ov  # noqa: E402
 
 RUNTIME_CACHE_FREE_INPUT = 64
 """Kernels kept per input shape for models whose input takes the image's shape (the detector). OpenVINO
