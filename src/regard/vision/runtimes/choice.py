@@ -29,9 +29,12 @@ from regard.vision.sessions import default_threads
 RUNTIME_ENV = "REGARD_RUNTIME"
 PRECISION_ENV = "REGARD_PRECISION"
 
-DEFAULT_RUNTIME = {"detector": OPENVINO, "recogniser": OPENVINO, "landmarks": OPENVINO}
+DEFAULT_RUNTIME = {"detector": ONNXRUNTIME, "recogniser": OPENVINO, "landmarks": OPENVINO}
 """Measured on the 2-core AVX-512 machine (bench/results/precision.md, engine.md): OpenVINO bf16 against
-onnxruntime fp32, per face, recogniser ~2x, landmarks ~1.9x, detector 1.4x (640) to 2.4x (1280)."""
+onnxruntime fp32, recogniser about 2x and landmarks about 1.9x faster with the same answers. The detector
+would be 1.4x (640) to 2.4x (1280) faster in bf16, but its recall on faces 10-18 px high drops (synthetic
+crowd set, bench/bench_crowd.py: 0.378 against 0.396 overall; players.jpg 114 faces against 115), so it stays
+on onnxruntime fp32 unless ``REGARD_RUNTIME=openvino`` puts it on OpenVINO."""
 
 
 def openvino_installed() -> bool:
