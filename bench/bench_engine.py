@@ -293,7 +293,7 @@ def main() -> None:
         "",
         "What differs: Regard runs its models on OpenVINO in bf16 where the CPU has native bf16",
         "(bench/results/precision.md: same FNMR/FMR at 80, cosine to fp32 0.9998), batches the recognition",
-        "model, runs it with each PReLU rewritten as the same",
+        "model, on onnxruntime runs it with each PReLU rewritten as the same",
         "function in Relu/Mul/Add (regard.vision.rewrites), estimates pose from the 5 keypoints (no landmark",
         "model unless 30 landmarks are asked for) and creates sessions with",
         "`session.intra_op.allow_spinning=0`, 2 intra-op / 1 inter-op threads; insightface runs its defaults",

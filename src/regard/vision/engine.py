@@ -22,7 +22,6 @@ from regard.vision.landmarks import LandmarkModel
 from regard.vision.packs import ModelPack, PackFile, load_pack
 from regard.vision.pose import estimate_poses
 from regard.vision.quality import measure_quality
-from regard.vision.rewrites import prelu_as_relu
 from regard.vision.runtimes import CompiledModel, Plan, compile_model, plan
 from regard.vision.sessions import Lazy
 
@@ -161,7 +160,7 @@ class FaceEngine:
 
     def _session(self, pack_file: PackFile, *, fixed_input: bool = False) -> CompiledModel:
         return compile_model(
-            prelu_as_relu(pack_file.read_verified()),
+            pack_file.read_verified(),
             name=str(pack_file.path),
             plan=self.plans[pack_file.role],
             threads=self._threads,
