@@ -16,7 +16,9 @@ from regard.vision.alignment import align_faces
 from regard.vision.engine import FaceEngine
 from regard.vision.image import read_image_file
 from regard.vision.runtimes import Plan, plan
+from regard.vision.runtimes.base import waves
 from regard.vision.runtimes.openvino_model import OpenVinoModel, cpu_has_bf16
+from regard.vision.sessions import default_threads
 
 PHOTOS = ("players.jpg", "yaoming.jpg", "obama.jpg", "obama2.jpg", "biden.jpg", "pose/left_face.jpeg")
 
@@ -142,7 +144,27 @@ def test_threads_share_one_compiled_model_and_get_the_same_embeddings(engine, fa
     assert len(results) == 4 * 3 * 5
     for (_, key), got in results.items():
         assert np.abs(got - expected[key % 100]).max() < 1e-5
-    assert 1 <= recogniser._model.idle_requests <= 5  # one request per thread at most (+ the main thread's)
+    model = recogniser._model
+    assert model.parallel == default_threads()  # one stream per thread for face crops
+    assert 1 <= model.idle_requests <= 4 * model.parallel  # each thread borrows at most one per stream
+
+
+def test_waves_split_batches_evenly_over_the_streams() -> None:
+    sizes = lambda *args: [[s.stop - s.start for s in wave] for wave in waves(*args)]  # noqa: E731
+    assert sizes(115, 16, 2) == [[16, 16], [16, 16], [16, 16], [10, 9]]
+    assert sizes(3, 16, 2) == [[2, 1]] and sizes(1, 16, 2) == [[1]] and sizes(0, 16, 2) == []
+    assert sizes(70, 32, 1) == [[32], [32], [6]]
+    covered = [i for wave in waves(101, 8, 3) for part in wave for i in range(part.start, part.stop)]
+    assert covered == list(range(101))
+
+
+def test_a_batch_on_parallel_streams_embeds_as_faces_one_by_one(engine, faces) -> None:
+    images, found = faces
+    crops = align_faces(images[0].pixels, found[0].keypoints)[:40]
+    recogniser = engine._recogniser.get()
+    together = recogniser.embed(crops)
+    alone = np.concatenate([recogniser.embed(crops[i : i + 1]) for i in range(len(crops))])
+    assert (together * alone).sum(axis=1).min() > 0.9999
 
 
 def test_loading_openvino_sends_no_telemetry_and_forks_nothing(tmp_path) -> None:

@@ -4,6 +4,8 @@ graph ran as fast or faster there, the landmark model about 1.2x)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
@@ -17,6 +19,7 @@ class OnnxRuntimeModel:
     """An onnxruntime session (thread-safe for ``run``) with one input."""
 
     plan = Plan(ONNXRUNTIME, FP32)
+    parallel = 1
 
     def __init__(self, session: ort.InferenceSession) -> None:
         self._session = session
@@ -31,3 +34,6 @@ class OnnxRuntimeModel:
 
     def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         return list(self._session.run(None, {self._input: blob}))
+
+    def run_all(self, blobs: Sequence[NDArray[np.float32]]) -> list[list[NDArray[np.float32]]]:
+        return [self.run(blob) for blob in blobs]

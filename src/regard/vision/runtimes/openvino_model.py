@@ -1,18 +1,19 @@
-"""OpenVINO behind ``CompiledModel``: bf16 where the CPU has it, a pool of infer requests for threads.
+"""OpenVINO behind ``CompiledModel``: bf16 where the CPU has it, streams in parallel, pooled infer requests.
 
 An OpenVINO compiled model may be shared by threads, its infer requests may not: each ``run`` borrows an idle
 request from a pool (a new one when every request is busy) and gives it back, so there are never more
 requests than threads that ran the model at once. The model is read from the verified bytes in memory
 (``Core.read_model(bytes)``); no file is written. The batch (and for the detector the image) dimensions stay
-dynamic: one compiled model serves 1 to 32 faces (measured: static batch shapes were at most ~10 % faster
-per face in large batches, and slower for one face, which is most searches). Outputs are copies, so a
-request can go back to the pool before its results are used.
+dynamic: one compiled model serves any number of faces (measured: static batch shapes were at most ~10 %
+faster per face in large batches, and slower for one face, which is most searches). Outputs are copies, so
+a request can go back to the pool before its results are used.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,6 +61,7 @@ class OpenVinoModel:
         self._idle: list[ov.InferRequest] = []
         self._lock = threading.Lock()
         self.plan = Plan(OPENVINO, precision)
+        self.parallel = int(compiled.get_property("NUM_STREAMS"))
 
     @classmethod
     def compile(
@@ -71,10 +73,17 @@ class OpenVinoModel:
         threads: int,
         fixed_input: bool = False,
     ) -> OpenVinoModel:
+        """``fixed_input`` models (face crops in batches) get one stream per thread, each stream one thread:
+        a batch of faces runs as ``threads`` smaller batches at once (``run_all``), and concurrent requests of
+        a server each get a core instead of sharing both. Measured on 2 loaded cores against one stream of 2
+        threads: 1.1-1.35x less time per face for 115 faces, but one face alone takes 12.6 ms instead of 8.8
+        (a few ms on a request that decodes and detects for 50-100 ms). The detector (one image at a time)
+        gets one stream of ``threads`` threads.
+        """
         config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": "bf16" if precision == BF16 else "f32",
             "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": threads if fixed_input else 1,
             "ENABLE_CPU_PINNING": False,  # a shared server: other threads need the cores between runs
         }
         if not fixed_input:
@@ -87,20 +96,31 @@ class OpenVinoModel:
 
     @property
     def idle_requests(self) -> int:
-        """Infer requests not running now (all of them between calls: at most the threads that ran the model
-        at once)."""
+        """Infer requests not running now (all of them between calls: at most what the threads that ran the
+        model at once borrowed)."""
         with self._lock:
             return len(self._idle)
 
     def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
-        with self._lock:
-            request = self._idle.pop() if self._idle else None
-        if request is None:
-            request = self._compiled.create_infer_request()
+        return self.run_all([blob])[0]
+
+    def run_all(self, blobs: Sequence[NDArray[np.float32]]) -> list[list[NDArray[np.float32]]]:
+        requests = self._borrow(min(self.parallel, len(blobs)))
         try:
-            result = request.infer({0: blob}, share_inputs=True, share_outputs=False)
-            return [np.asarray(result[output]) for output in self._outputs]
+            results: list[list[NDArray[np.float32]]] = []
+            for start in range(0, len(blobs), len(requests)):
+                wave = list(zip(requests, blobs[start : start + len(requests)], strict=False))
+                for request, blob in wave:
+                    request.start_async({0: blob}, share_inputs=True)
+                for request, _ in wave:
+                    request.wait()
+                    results.append([request.get_tensor(output).data.copy() for output in self._outputs])
+            return results
         finally:
             with self._lock:
-                self._idle.append(request)
+                self._idle += requests
 
+    def _borrow(self, count: int) -> list[ov.InferRequest]:
+        with self._lock:
+            taken = [self._idle.pop() for _ in range(min(count, len(self._idle)))]
+        return taken + [self._compiled.create_infer_request() for _ in range(count - len(taken))]
