@@ -18,9 +18,9 @@ against an fp32 template, both directions: what a collection indexed before the 
 FNMR within +0.5 point of fp32 and no false match at 80; the median and minimum cosine between the bf16 and
 fp32 embeddings of the same face (gate: >= 0.98).
 
-Speed: embedding ms per face, batched (the 115 aligned faces of players.jpg in batches of 32, as
-``Recogniser.embed`` runs them), 2 threads, onnxruntime fp32 / OpenVINO fp32 / OpenVINO bf16, wall time,
-interleaved, median of ``--runs``.
+Speed: embedding ms per face, batched (the 115 aligned faces of players.jpg as ``Recogniser.embed`` runs
+them: onnxruntime in batches of 32, OpenVINO in batches of 16 on one stream per core), 2 threads,
+onnxruntime fp32 / OpenVINO fp32 / OpenVINO bf16, wall time, interleaved, median of ``--runs``.
 
 ``--int8`` (needs ``pip install nncf``, not a Regard dependency) adds OpenVINO int8: the recogniser quantised
 with NNCF post-training quantisation (``nncf.quantize`` with its defaults, on the original graph)
@@ -276,7 +276,8 @@ def write(args, labels, skipped, results, same_face, whole, speed, load_before) 
         lines += gates(results, cosines, precision)[0]
     lines += [
         "",
-        f"## Embedding speed (players.jpg, {speed['faces']} aligned faces, batches of 32, 2 threads)",
+        f"## Embedding speed (players.jpg, {speed['faces']} aligned faces, batched as Recogniser.embed does, "
+        "2 threads)",
         "",
         "| runtime | ms per face (wall, median) | vs onnxruntime fp32 |",
         "|---|---:|---:|",
