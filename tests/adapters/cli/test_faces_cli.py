@@ -26,7 +26,8 @@ def test_models_says_which_runtime_and_precision_run_each_model(monkeypatch) -> 
     default = CliRunner().invoke(models_command, ["--no-verify"])
     assert default.exit_code == 0, default.output
     precision = "bf16" if cpu_has_bf16() else "fp32"
-    for role in ("detector", "recogniser", "landmarks"):
+    assert "detector on onnxruntime fp32" in default.output
+    for role in ("recogniser", "landmarks"):
         assert f"{role} on openvino {precision}" in default.output
     monkeypatch.setenv("REGARD_RUNTIME", "onnxruntime")
     forced = CliRunner().invoke(models_command, ["--no-verify"])
