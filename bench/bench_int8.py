@@ -41,6 +41,7 @@ from regard.vision.embedding import Recogniser
 from regard.vision.engine import FaceEngine
 from regard.vision.image import read_image_file
 from regard.vision.rewrites import prelu_as_relu
+from regard.vision.runtimes.onnxruntime_model import OnnxRuntimeModel
 from regard.vision.sessions import create_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +108,11 @@ def main() -> None:
         int8_bytes, calibrated_on = quantise(engine, Path(tmp))
     norm, size = recogniser.normalisation, engine.embedding_size
     fp32 = Recogniser(
-        create_session(prelu_as_relu(recogniser.read_verified()), name="fp32", threads=1), norm, size
+        OnnxRuntimeModel(create_session(prelu_as_relu(recogniser.read_verified()), name="fp32", threads=1)),
+        norm,
+        size,
     )
-    int8 = Recogniser(create_session(int8_bytes, name="int8", threads=1), norm, size)
+    int8 = Recogniser(OnnxRuntimeModel(create_session(int8_bytes, name="int8", threads=1)), norm, size)
     test_paths = sorted((ROOT / "tests/data/vision").glob("*.jpg")) + sorted(
         (ROOT / "tests/data/vision/pose").glob("*")
     )

@@ -45,6 +45,7 @@ from regard.vision.detection import Pass
 from regard.vision.engine import FaceEngine
 from regard.vision.image import decode_image
 from regard.vision.packs import default_pack
+from regard.vision.runtimes.openvino_model import ov
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -198,6 +199,7 @@ def measure(regard: Regard, engine: FaceEngine, app: object, runs: int) -> dict:
     )
     named = sorted({r["FaceMatches"][0]["Face"]["ExternalImageId"] for r in response["RecognizedFaces"]})
     return {
+        "plans": ", ".join(f"{role} {where}" for role, where in engine.plans.items()),
         "medians": medians,
         "counts": counts,
         "search": search,
@@ -244,7 +246,9 @@ def write_report(
         "",
         f"Command: `.venv/bin/python bench/bench_recognize.py --runs {args.runs} --faces {args.faces}`; "
         f"medians of {args.runs} interleaved runs after one warm-up each.",
-        f"Python {sys.version.split()[0]}, onnxruntime {ort}, insightface {insightface_version}; "
+        f"Python {sys.version.split()[0]}, onnxruntime {ort}, OpenVINO {ov.__version__.split('-')[0]}, "
+        f"insightface {insightface_version}; Regard's models run on {report['plans']}, insightface's on its "
+        "own onnxruntime sessions (fp32, CPUExecutionProvider); "
         f"{os.cpu_count()} CPU cores, no GPU; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
         f"{load[2]:.2f} (the machine is shared with other work: absolute times move with it, the ratios "
         "less, because the calls are interleaved).",

@@ -27,10 +27,10 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
+from regard.vision.runtimes import CompiledModel
 
 F32 = NDArray[np.float32]
 
@@ -145,7 +145,7 @@ class ScrfdDetector:
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        session: CompiledModel,
         normalisation: Normalisation,
         *,
         strides: int = 3,
@@ -153,8 +153,6 @@ class ScrfdDetector:
         nms_threshold: float = NMS_THRESHOLD,
     ) -> None:
         self._session = session
-        self._input = session.get_inputs()[0].name
-        self._outputs = [o.name for o in session.get_outputs()]
         self._norm = normalisation
         self._strides = (8, 16, 32) if strides == 3 else (8, 16, 32, 64, 128)
         self._anchors = 2 if strides == 3 else 1
@@ -222,7 +220,7 @@ class ScrfdDetector:
         blob = cv2.dnn.blobFromImage(
             padded, 1.0 / self._norm.std, (canvas_w, canvas_h), (mean, mean, mean), swapRB=True
         )
-        outputs = self._session.run(self._outputs, {self._input: blob})
+        outputs = self._session.run(blob)
         return self._decode(outputs, canvas_h, canvas_w)
 
     def _run_tiled(self, resized: NDArray[np.uint8]) -> Detections:

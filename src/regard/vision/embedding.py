@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
+from regard.vision.runtimes import CompiledModel
+from regard.vision.runtimes.base import waves
 
 BATCH_SIZE = 32
+STREAM_BATCH_SIZE = 16
+"""Per stream when the model runs several batches at once (OpenVINO, one stream per core): measured 17 ms
+per face in batches of 16 against 20 ms in batches of 32 (2 streams, bf16, a loaded machine)."""
 
 
 class Recogniser:
@@ -21,18 +25,16 @@ class Recogniser:
 
     def __init__(
         self,
-        session: ort.InferenceSession,
+        model: CompiledModel,
         normalisation: Normalisation,
         embedding_size: int,
         *,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        self._session = session
-        self._input = session.get_inputs()[0].name
-        self._output = session.get_outputs()[0].name
+        self._model = model
         self._norm = normalisation
         self._size = embedding_size
-        self._batch = batch_size
+        self._batch = batch_size if model.parallel == 1 else min(batch_size, STREAM_BATCH_SIZE)
 
     @property
     def embedding_size(self) -> int:
@@ -44,11 +46,14 @@ class Recogniser:
         """
         out = np.zeros((len(crops), self._size), dtype=np.float32)
         mean = self._norm.mean
-        for start in range(0, len(crops), self._batch):
-            chunk = list(crops[start : start + self._batch])
-            blob = cv2.dnn.blobFromImages(
-                chunk, 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
-            )
-            out[start : start + len(chunk)] = self._session.run([self._output], {self._input: blob})[0]
+        for wave in waves(len(crops), self._batch, self._model.parallel):
+            blobs = [
+                cv2.dnn.blobFromImages(
+                    list(crops[part]), 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
+                )
+                for part in wave
+            ]
+            for part, outputs in zip(wave, self._model.run_all(blobs), strict=True):
+                out[part] = outputs[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

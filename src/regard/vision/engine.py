@@ -1,8 +1,9 @@
 """FaceEngine: the one object the rest of Regard uses to find faces and turn them into embeddings.
 
 Construction is cheap (the pack's manifest is read, nothing is loaded); each model's session is created on
-first use, once, under a lock, after its file's hash is checked. Every method may be called from several
-threads at once (onnxruntime sessions are thread-safe for ``run``).
+first use, once, under a lock, after its file's hash is checked, on the runtime and precision that
+``vision.runtimes`` chooses (OpenVINO bf16 where the CPU has it, else fp32; onnxruntime on request). Every
+method may be called from several threads at once (every ``CompiledModel`` is thread-safe for ``run``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from regard.vision.landmarks import LandmarkModel
 from regard.vision.packs import ModelPack, PackFile, load_pack
 from regard.vision.pose import estimate_poses
 from regard.vision.quality import measure_quality
-from regard.vision.rewrites import prelu_as_relu
-from regard.vision.sessions import Lazy, create_session
+from regard.vision.runtimes import CompiledModel, Plan, compile_model, plan
+from regard.vision.sessions import Lazy
 
 DEFAULT_MAX_FACES = 100
 """Rekognition's DetectFaces returns the 100 largest faces."""
@@ -33,9 +34,23 @@ class FaceEngine:
     and embed them.
     """
 
-    def __init__(self, pack: ModelPack | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        pack: ModelPack | None = None,
+        *,
+        threads: int | None = None,
+        runtime: str | None = None,
+        precision: str | None = None,
+    ) -> None:
+        """``runtime`` (openvino, onnxruntime) and ``precision`` (bf16, fp32) override ``REGARD_RUNTIME`` and
+        ``REGARD_PRECISION`` and the per-model defaults (``vision.runtimes.choice``).
+        """
         self.pack = pack if pack is not None else load_pack()
         self._threads = threads
+        self.plans: dict[str, Plan] = {
+            f.role: plan(f.role, runtime=runtime, precision=precision) for f in self.pack.files
+        }
+        """Role -> the runtime and precision its model runs on (decided now, so a bad setting fails early)."""
         detector_file = self.pack.require("detector")
         recogniser_file = self.pack.require("recogniser")
         landmark_file = self.pack.file("landmarks")
@@ -143,8 +158,11 @@ class FaceEngine:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
         return self._recogniser.get().embed(align_faces(image.pixels, keypoints))
 
-    def _session(self, pack_file: PackFile, *, fixed_input: bool = False):
-        model = prelu_as_relu(pack_file.read_verified())
-        return create_session(
-            model, name=str(pack_file.path), threads=self._threads, fixed_input=fixed_input
+    def _session(self, pack_file: PackFile, *, fixed_input: bool = False) -> CompiledModel:
+        return compile_model(
+            pack_file.read_verified(),
+            name=str(pack_file.path),
+            plan=self.plans[pack_file.role],
+            threads=self._threads,
+            fixed_input=fixed_input,
         )

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
+from regard.vision.runtimes import CompiledModel
+from regard.vision.runtimes.base import waves
 
 INPUT_SIZE = 192
 CROP_FACTOR = 1.5
@@ -36,39 +37,37 @@ class LandmarkModel:
     """
 
     def __init__(
-        self, session: ort.InferenceSession, normalisation: Normalisation, *, batch_size: int = 8
+        self, model: CompiledModel, normalisation: Normalisation, *, batch_size: int = 8
     ) -> None:
-        self._session = session
-        self._input = session.get_inputs()[0].name
-        self._output = session.get_outputs()[0].name
+        self._model = model
         self._norm = normalisation
         self._batch = batch_size
 
     def predict(self, bgr: NDArray[np.uint8], boxes: NDArray[np.float32]) -> NDArray[np.float32]:
         """Landmarks ``(n, 106, 2)`` in image pixels for boxes ``(n, 4)``; ``(0, 106, 2)`` for none."""
         out = np.zeros((len(boxes), 106, 2), dtype=np.float32)
-        mean = self._norm.mean
-        for start in range(0, len(boxes), self._batch):
-            chunk = boxes[start : start + self._batch]
-            centres = (chunk[:, :2] + chunk[:, 2:]) / 2
-            scales = INPUT_SIZE / (
-                np.maximum(chunk[:, 2] - chunk[:, 0], chunk[:, 3] - chunk[:, 1]) * CROP_FACTOR
-            )
-            crops = []
-            for (cx, cy), s in zip(centres, scales, strict=True):
-                matrix = np.array([[s, 0, INPUT_SIZE / 2 - s * cx], [0, s, INPUT_SIZE / 2 - s * cy]])
-                crops.append(cv2.warpAffine(bgr, matrix, (INPUT_SIZE, INPUT_SIZE), borderValue=(0, 0, 0)))
-            blob = cv2.dnn.blobFromImages(
-                crops, 1.0 / self._norm.std, (INPUT_SIZE, INPUT_SIZE), (mean, mean, mean), swapRB=True
-            )
-            pred = self._session.run([self._output], {self._input: blob})[0].reshape(len(chunk), -1, 2)[
-                :, -106:
-            ]
-            crop_px = (pred + 1.0) * (INPUT_SIZE / 2)
-            out[start : start + len(chunk)] = (crop_px - INPUT_SIZE / 2) / scales[:, None, None] + centres[
-                :, None, :
-            ]
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        scales = INPUT_SIZE / (np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * CROP_FACTOR)
+        for wave in waves(len(boxes), self._batch, self._model.parallel):
+            blobs = [self._blob(bgr, centres[part], scales[part]) for part in wave]
+            for part, outputs in zip(wave, self._model.run_all(blobs), strict=True):
+                pred = outputs[0].reshape(part.stop - part.start, -1, 2)[:, -106:]
+                crop_px = (pred + 1.0) * (INPUT_SIZE / 2)
+                out[part] = (crop_px - INPUT_SIZE / 2) / scales[part, None, None] + centres[part, None, :]
         return out
+
+    def _blob(
+        self, bgr: NDArray[np.uint8], centres: NDArray[np.float32], scales: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """The model's input for faces at ``centres`` scaled by ``scales``: square crops, 192 x 192."""
+        crops = []
+        for (cx, cy), s in zip(centres, scales, strict=True):
+            matrix = np.array([[s, 0, INPUT_SIZE / 2 - s * cx], [0, s, INPUT_SIZE / 2 - s * cy]])
+            crops.append(cv2.warpAffine(bgr, matrix, (INPUT_SIZE, INPUT_SIZE), borderValue=(0, 0, 0)))
+        mean = self._norm.mean
+        return cv2.dnn.blobFromImages(
+            crops, 1.0 / self._norm.std, (INPUT_SIZE, INPUT_SIZE), (mean, mean, mean), swapRB=True
+        )
 
 
 REKOGNITION_FROM_106: dict[str, tuple[int, ...]] = {

@@ -6,7 +6,8 @@ forces the activations out of the blocked layout and back (profiled: PReLU 32 % 
 the recogniser's time). ``PReLU(x) = (1 - a) * Relu(x) + a * x`` is the same function with operators the
 optimiser keeps in the blocked layout: measured 1.5x less CPU per face, outputs equal to 3e-6
 (``tests/vision/test_rewrites.py`` checks the embeddings of real faces). The rewrite runs in memory on the
-bytes whose SHA-256 the pack checked; no model file is written.
+bytes whose SHA-256 the pack checked; no model file is written. Only the onnxruntime runtime applies it
+(``runtimes/onnxruntime_model.py``); OpenVINO fuses PReLU itself.
 """
 
 from __future__ import annotations

@@ -20,6 +20,23 @@ def test_models_lists_files_hashes_and_the_licence() -> None:
     assert "NON-COMMERCIAL" in result.output.upper().replace("\n", " ")
 
 
+def test_models_says_which_runtime_and_precision_run_each_model(monkeypatch) -> None:
+    from regard.vision.runtimes.openvino_model import cpu_has_bf16
+
+    default = CliRunner().invoke(models_command, ["--no-verify"])
+    assert default.exit_code == 0, default.output
+    precision = "bf16" if cpu_has_bf16() else "fp32"
+    assert "detector on onnxruntime fp32" in default.output
+    for role in ("recogniser", "landmarks"):
+        assert f"{role} on openvino {precision}" in default.output
+    monkeypatch.setenv("REGARD_RUNTIME", "onnxruntime")
+    forced = CliRunner().invoke(models_command, ["--no-verify"])
+    assert "recogniser on onnxruntime fp32" in forced.output and "openvino" not in forced.output
+    monkeypatch.setenv("REGARD_RUNTIME", "cuda")
+    refused = CliRunner().invoke(models_command, ["--no-verify"])
+    assert refused.exit_code == 1 and "ModelPackError" in refused.output and "cuda" in refused.output
+
+
 def test_detect_json_is_the_response_body(data_file) -> None:
     result = CliRunner().invoke(detect_command, [str(data_file("vision/obama.jpg")), "--json"])
     assert result.exit_code == 0, result.output

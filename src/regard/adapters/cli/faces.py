@@ -53,11 +53,13 @@ def _read(path: Path) -> Any:
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Hash every file now.")
 @_rekognition_errors
 def models_command(pack: str | None, verify: bool) -> None:
-    """List the model pack: files, SHA-256 hashes, embedding size and licence."""
+    """List the model pack: files, the runtime and precision each runs on, SHA-256 hashes, embedding size
+    and licence."""
     from rich.console import Console
     from rich.table import Table
 
     from regard.vision.packs import load_pack
+    from regard.vision.runtimes import plan
 
     model_pack = load_pack(pack)
     if verify:
@@ -72,6 +74,8 @@ def models_command(pack: str | None, verify: bool) -> None:
     for pack_file in model_pack.files:
         table.add_row(pack_file.role, str(pack_file.path), pack_file.what)
     console.print(table)
+    runs_on = ", ".join(f"{pack_file.role} on {plan(pack_file.role)}" for pack_file in model_pack.files)
+    console.print(f"runs on (REGARD_RUNTIME, REGARD_PRECISION): {runs_on}", soft_wrap=True, highlight=False)
     console.print("sha256 (as sha256sum prints them):")
     for pack_file in model_pack.files:
         console.print(f"{pack_file.sha256}  {pack_file.path.name}", soft_wrap=True, highlight=False)
