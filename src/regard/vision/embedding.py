@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
 from regard.vision.runtimes import CompiledModel
-from regard.vision.runtimes.base import waves
+from regard.vision.runtimes.base import run_batched
 
 BATCH_SIZE = 32
 STREAM_BATCH_SIZE = 16
@@ -46,14 +46,14 @@ class Recogniser:
         """
         out = np.zeros((len(crops), self._size), dtype=np.float32)
         mean = self._norm.mean
-        for wave in waves(len(crops), self._batch, self._model.parallel):
-            blobs = [
-                cv2.dnn.blobFromImages(
-                    list(crops[part]), 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
-                )
-                for part in wave
-            ]
-            for part, outputs in zip(wave, self._model.run_all(blobs), strict=True):
-                out[part] = outputs[0]
+        for part, outputs in run_batched(
+            self._model,
+            len(crops),
+            self._batch,
+            lambda part: cv2.dnn.blobFromImages(
+                list(crops[part]), 1.0 / self._norm.std, (112, 112), (mean, mean, mean), swapRB=True
+            ),
+        ):
+            out[part] = outputs[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

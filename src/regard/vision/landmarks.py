@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from regard.vision.packs import Normalisation
 from regard.vision.runtimes import CompiledModel
-from regard.vision.runtimes.base import waves
+from regard.vision.runtimes.base import run_batched
 
 INPUT_SIZE = 192
 CROP_FACTOR = 1.5
@@ -48,12 +48,12 @@ class LandmarkModel:
         out = np.zeros((len(boxes), 106, 2), dtype=np.float32)
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         scales = INPUT_SIZE / (np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * CROP_FACTOR)
-        for wave in waves(len(boxes), self._batch, self._model.parallel):
-            blobs = [self._blob(bgr, centres[part], scales[part]) for part in wave]
-            for part, outputs in zip(wave, self._model.run_all(blobs), strict=True):
-                pred = outputs[0].reshape(part.stop - part.start, -1, 2)[:, -106:]
-                crop_px = (pred + 1.0) * (INPUT_SIZE / 2)
-                out[part] = (crop_px - INPUT_SIZE / 2) / scales[part, None, None] + centres[part, None, :]
+        for part, outputs in run_batched(
+            self._model, len(boxes), self._batch, lambda part: self._blob(bgr, centres[part], scales[part])
+        ):
+            pred = outputs[0].reshape(part.stop - part.start, -1, 2)[:, -106:]
+            crop_px = (pred + 1.0) * (INPUT_SIZE / 2)
+            out[part] = (crop_px - INPUT_SIZE / 2) / scales[part, None, None] + centres[part, None, :]
         return out
 
     def _blob(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,3 +57,12 @@ def waves(count: int, batch: int, parallel: int) -> Iterator[list[slice]]:
         end = min(count, start + batch * parallel)
         size = min(batch, -(-(end - start) // parallel))
         yield [slice(i, min(i + size, end)) for i in range(start, end, size)]
+
+
+def run_batched(
+    model: CompiledModel, count: int, batch: int, blob_for: Callable[[slice], NDArray[np.float32]]
+) -> Iterator[tuple[slice, list[NDArray[np.float32]]]]:
+    """``(part, outputs)`` for ``count`` items run through ``model`` in the ``waves`` it runs best, each
+    part's input blob built by ``blob_for(part)``: the one batching loop of every face model."""
+    for wave in waves(count, batch, model.parallel):
+        yield from zip(wave, model.run_all([blob_for(part) for part in wave]), strict=True)
