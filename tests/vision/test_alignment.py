@@ -31,3 +31,13 @@ def test_align_faces_shapes() -> None:
     crops = align_faces(image, np.stack([ARCFACE_TEMPLATE + 50, ARCFACE_TEMPLATE * 2]))
     assert crops.shape == (2, 112, 112, 3) and crops.dtype == np.uint8
     assert align_faces(image, np.zeros((0, 5, 2))).shape == (0, 112, 112, 3)
+
+
+def test_a_stack_of_keypoint_sets_gives_each_set_its_own_transform() -> None:
+    rng = np.random.default_rng(7)
+    stack = ARCFACE_TEMPLATE * 2.5 + rng.normal(0, 3.0, (40, 5, 2)) + rng.uniform(0, 500, (40, 1, 2))
+    stack[3] = stack[3][:, ::-1]  # a mirrored set: the reflection case of Umeyama's sign correction
+    together = arcface_matrix(stack)
+    assert together.shape == (40, 2, 3)
+    for points, matrix in zip(stack, together, strict=True):
+        np.testing.assert_allclose(matrix, arcface_matrix(points), atol=1e-9)

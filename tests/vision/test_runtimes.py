@@ -162,6 +162,16 @@ def test_waves_split_batches_evenly_over_the_streams() -> None:
     assert covered == list(range(101))
 
 
+def test_waves_of_a_fixed_batch_size_leave_one_partial_batch() -> None:
+    sizes = lambda *args: [[s.stop - s.start for s in wave] for wave in waves(*args, fixed=True)]  # noqa: E731
+    assert sizes(21, 8, 2) == [[8, 8], [5]]
+    assert sizes(24, 8, 2) == [[8, 8], [8]]
+    assert sizes(3, 8, 2) == [[3]] and sizes(8, 8, 2) == [[8]] and sizes(0, 8, 2) == []
+    parts = [part for wave in waves(101, 8, 3, fixed=True) for part in wave]
+    covered = [i for part in parts for i in range(part.start, part.stop)]
+    assert covered == list(range(101))
+
+
 def test_a_batch_on_parallel_streams_embeds_as_faces_one_by_one(engine, faces) -> None:
     images, found = faces
     crops = align_faces(images[0].pixels, found[0].keypoints)[:40]
@@ -169,6 +179,21 @@ def test_a_batch_on_parallel_streams_embeds_as_faces_one_by_one(engine, faces) -
     together = recogniser.embed(crops)
     alone = np.concatenate([recogniser.embed(crops[i : i + 1]) for i in range(len(crops))])
     assert (together * alone).sum(axis=1).min() > 0.9999
+
+
+def test_the_static_batch_lane_embeds_as_the_dynamic_one(engine, faces) -> None:
+    """Full batches run on the model compiled for ``batch`` faces, the rest on the dynamic one: the same
+    embeddings either way (21 faces: two static batches of 8 in parallel, then 5 on the dynamic lane)."""
+    images, found = faces
+    crops = align_faces(images[0].pixels, found[0].keypoints)[:21]
+    recogniser = engine._recogniser.get()
+    model = recogniser._model
+    if model.plan.runtime != "openvino" or model.parallel == 1:
+        pytest.fail(f"expected OpenVINO with parallel streams on {default_threads()} threads: {model.plan}")
+    assert model.batch == 8
+    together = recogniser.embed(crops)
+    dynamic = np.concatenate([recogniser.embed(crops[i : i + 7]) for i in range(0, 21, 7)])  # never 8
+    assert (together * dynamic).sum(axis=1).min() > 0.9999
 
 
 def test_loading_openvino_sends_no_telemetry_and_forks_nothing(tmp_path) -> None:

@@ -22,29 +22,33 @@ ARCFACE_TEMPLATE = np.array(
 
 
 def similarity_transform(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:
-    """The 2 x 3 similarity matrix minimising the squared distance from ``src`` points to ``dst`` (Umeyama
-    1991).
+    """The 2 x 3 similarity matrix minimising the squared distance from ``src`` points ``(k, 2)`` to
+    ``dst`` (Umeyama 1991); for a stack of point sets ``(n, k, 2)``, the ``(n, 2, 3)`` matrices, all in one
+    batch of numpy operations.
     """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
-    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    points = src.shape[-2]
+    src_mean, dst_mean = src.mean(axis=-2, keepdims=True), dst.mean(axis=-2, keepdims=True)
     src_c, dst_c = src - src_mean, dst - dst_mean
-    covariance = dst_c.T @ src_c / len(src)
+    covariance = np.swapaxes(dst_c, -1, -2) @ src_c / points
     u, singular, vt = np.linalg.svd(covariance)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1.0
-    rotation = u @ np.diag(sign) @ vt
-    variance = (src_c**2).sum() / len(src)
-    scale = float((singular * sign).sum() / variance) if variance > 0 else 1.0
-    matrix = np.zeros((2, 3), dtype=np.float64)
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
+    sign = np.ones_like(singular)
+    sign[..., -1] = np.where(np.linalg.det(u) * np.linalg.det(vt) < 0, -1.0, 1.0)
+    rotation = (u * sign[..., None, :]) @ vt  # u @ diag(sign) @ vt
+    variance = (src_c**2).sum(axis=(-2, -1)) / points
+    spread = (singular * sign).sum(axis=-1)
+    scale = np.where(variance > 0, spread / np.where(variance > 0, variance, 1.0), 1.0)
+    linear = scale[..., None, None] * rotation
+    matrix = np.empty((*src.shape[:-2], 2, 3), dtype=np.float64)
+    matrix[..., :2] = linear
+    matrix[..., 2] = dst_mean[..., 0, :] - (linear @ np.swapaxes(src_mean, -1, -2))[..., 0]
     return matrix
 
 
 def arcface_matrix(keypoints: NDArray[np.floating], size: int = ARCFACE_SIZE) -> NDArray[np.float64]:
-    """The transform taking a face's 5 keypoints onto the ArcFace template scaled to ``size``."""
+    """The transform taking a face's 5 keypoints ``(5, 2)`` (or each of ``(n, 5, 2)``) onto the ArcFace
+    template scaled to ``size``."""
     return similarity_transform(keypoints, ARCFACE_TEMPLATE * (size / ARCFACE_SIZE))
 
 
@@ -55,6 +59,8 @@ def align_faces(
     2)``.
     """
     crops = np.zeros((len(keypoints), size, size, 3), dtype=np.uint8)
-    for i, points in enumerate(keypoints):
-        crops[i] = cv2.warpAffine(bgr, arcface_matrix(points, size), (size, size), borderValue=(0, 0, 0))
+    if len(keypoints) == 0:
+        return crops
+    for crop, matrix in zip(crops, arcface_matrix(keypoints, size), strict=True):  # no batched warp in cv2
+        cv2.warpAffine(bgr, matrix, (size, size), dst=crop, borderValue=(0, 0, 0))
     return crops

@@ -15,9 +15,6 @@ from regard.vision.runtimes import CompiledModel
 from regard.vision.runtimes.base import run_batched
 
 BATCH_SIZE = 32
-STREAM_BATCH_SIZE = 16
-"""Per stream when the model runs several batches at once (OpenVINO, one stream per core): measured 17 ms
-per face in batches of 16 against 20 ms in batches of 32 (2 streams, bf16, a loaded machine)."""
 
 
 class Recogniser:
@@ -34,7 +31,7 @@ class Recogniser:
         self._model = model
         self._norm = normalisation
         self._size = embedding_size
-        self._batch = batch_size if model.parallel == 1 else min(batch_size, STREAM_BATCH_SIZE)
+        self._batch = batch_size  # for models of any batch size; OpenVINO's has its own (model.batch)
 
     @property
     def embedding_size(self) -> int:

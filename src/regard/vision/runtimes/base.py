@@ -39,6 +39,11 @@ class CompiledModel(Protocol):
         """How many inputs ``run_all`` runs at once (1: one after the other)."""
         ...
 
+    @property
+    def batch(self) -> int | None:
+        """The batch size the model was compiled for (its fastest), or None when any size runs as fast."""
+        ...
+
     def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         """The model's outputs, in its output order, for one float32 NCHW input blob."""
         ...
@@ -48,11 +53,19 @@ class CompiledModel(Protocol):
         ...
 
 
-def waves(count: int, batch: int, parallel: int) -> Iterator[list[slice]]:
+def waves(count: int, batch: int, parallel: int, *, fixed: bool = False) -> Iterator[list[slice]]:
     """Batches for ``count`` items on a model that runs ``parallel`` inputs at once: waves of at most
     ``parallel`` slices, each at most ``batch`` long, a wave's slices of equal size (so no stream waits long
-    for another); with ``parallel`` 1, plain batches of ``batch``.
+    for another); with ``parallel`` 1, plain batches of ``batch``. ``fixed``: every slice but the last is
+    exactly ``batch`` long (a model compiled for that batch size), the rest is a wave of its own.
     """
+    if fixed:
+        full = count - count % batch
+        for start in range(0, full, batch * parallel):
+            yield [slice(i, i + batch) for i in range(start, min(full, start + batch * parallel), batch)]
+        if full < count:
+            yield [slice(full, count)]
+        return
     for start in range(0, count, batch * parallel):
         end = min(count, start + batch * parallel)
         size = min(batch, -(-(end - start) // parallel))
@@ -63,6 +76,12 @@ def run_batched(
     model: CompiledModel, count: int, batch: int, blob_for: Callable[[slice], NDArray[np.float32]]
 ) -> Iterator[tuple[slice, list[NDArray[np.float32]]]]:
     """``(part, outputs)`` for ``count`` items run through ``model`` in the ``waves`` it runs best, each
-    part's input blob built by ``blob_for(part)``: the one batching loop of every face model."""
-    for wave in waves(count, batch, model.parallel):
-        yield from zip(wave, model.run_all([blob_for(part) for part in wave]), strict=True)
+    part's input blob built by ``blob_for(part)``: the one batching loop of every face model. A model
+    compiled for one batch size gets batches of that size (``batch`` is then ignored)."""
+    fixed = model.batch
+    parts = [
+        part
+        for wave in waves(count, fixed or batch, model.parallel, fixed=fixed is not None)
+        for part in wave
+    ]
+    yield from zip(parts, model.run_all([blob_for(part) for part in parts]), strict=True)

@@ -20,6 +20,7 @@ class OnnxRuntimeModel:
 
     plan = Plan(ONNXRUNTIME, FP32)
     parallel = 1
+    batch = None  # onnxruntime runs any batch size as fast
 
     def __init__(self, session: ort.InferenceSession) -> None:
         self._session = session

@@ -34,6 +34,12 @@ RUNTIME_CACHE_FREE_INPUT = 64
 keeps 5000 by default; with a new canvas shape per photo that grows memory for hours
 (bench/results/memory.md)."""
 
+STATIC_BATCH = 8
+"""Faces per batch on the parallel streams of face-crop models, compiled as a static shape: measured
+interleaved on the idle 2-core machine, ms per face on two bf16 streams, static 8 / 16 / 48: 3.11 / 3.06 /
+3.10 against 3.72 for the same batches on a dynamic shape (static 4: 3.31). 8 keeps the partial last batch,
+which runs on the dynamic lane, small."""
+
 _core_lock = threading.Lock()
 _core: ov.Core | None = None
 
@@ -54,18 +60,25 @@ def cpu_has_bf16() -> bool:
 
 class OpenVinoModel:
     """An OpenVINO CPU compiled model with one input, run through pools of infer requests: one compiled for
-    batches over several streams (``run_all`` of several blobs), and one for a single blob (all threads on
-    it); both may be the same compiled model."""
+    batches of a fixed size over several streams (``run_all`` of several such blobs), and one of dynamic
+    shape for everything else (a single face, the last partial batch, the detector's images), all threads on
+    it; both may be the same compiled model."""
 
     def __init__(
-        self, compiled: ov.CompiledModel, precision: str, single: ov.CompiledModel | None = None
+        self,
+        compiled: ov.CompiledModel,
+        precision: str,
+        single: ov.CompiledModel | None = None,
+        batch: int | None = None,
     ) -> None:
         self._lanes = {False: compiled, True: single if single is not None else compiled}
-        self._idle: dict[bool, list[ov.InferRequest]] = {False: [], True: []}
+        self._idle: dict[bool, list[ov.AsyncInferQueue]] = {False: [], True: []}
         self._outputs = list(compiled.outputs)
         self._lock = threading.Lock()
         self.plan = Plan(OPENVINO, precision)
         self.parallel = int(compiled.get_property("NUM_STREAMS"))
+        self.batch = batch
+        self._jobs = {False: self.parallel, True: 1}
 
     @classmethod
     def compile(
@@ -77,12 +90,13 @@ class OpenVinoModel:
         threads: int,
         fixed_input: bool = False,
     ) -> OpenVinoModel:
-        """``fixed_input`` models (face crops in batches) are compiled twice: with one stream per thread, each
-        stream one thread, for batches (split over the streams by ``run_all``; concurrent requests of a server
-        each get a core), and with one stream of all threads for a single face. Measured on the shared 2-core
-        machine (load about 2), ms per face: 115 faces 4.06 on two streams against 4.42 on one (onnxruntime
-        7.39); one face 8.41 on one of two streams against 5.56 with both threads (onnxruntime 8.97). The
-        detector (one image at a time) is compiled once, one stream of ``threads`` threads.
+        """``fixed_input`` models (face crops in batches) are compiled twice: for batches of ``STATIC_BATCH``
+        with one stream per thread, each stream one thread (``run_all`` spreads such batches over the
+        streams; concurrent requests of a server each get a core), and with a dynamic batch and one stream of
+        all threads for the rest. Measured on the shared 2-core machine (load about 2), ms per face: 115
+        faces 4.06 on two streams against 4.42 on one (onnxruntime 7.39); one face 8.41 on one of two streams
+        against 5.56 with both threads (onnxruntime 8.97). The detector (one image at a time) is compiled
+        once, one stream of ``threads`` threads, its input shape dynamic.
         """
         config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": "bf16" if precision == BF16 else "f32",
@@ -93,12 +107,15 @@ class OpenVinoModel:
         if not fixed_input:
             config["CPU_RUNTIME_CACHE_CAPACITY"] = RUNTIME_CACHE_FREE_INPUT
         try:
-            graph = core().read_model(model)
-            single = core().compile_model(graph, "CPU", config)
+            single = core().compile_model(core().read_model(model), "CPU", config)
             if not fixed_input or threads == 1:
                 return cls(single, precision)
+            graph = core().read_model(model)
+            shape = graph.inputs[0].get_partial_shape()
+            shape[0] = STATIC_BATCH
+            graph.reshape({graph.inputs[0].get_any_name(): shape})
             batches = core().compile_model(graph, "CPU", config | {"NUM_STREAMS": threads})
-            return cls(batches, precision, single)
+            return cls(batches, precision, single, STATIC_BATCH)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with its own messages
             raise ModelPackError(f"Model file {name} could not be compiled by OpenVINO: {exc}") from None
 
@@ -107,30 +124,48 @@ class OpenVinoModel:
         """Infer requests not running now (all of them between calls: at most what the threads that ran the
         model at once borrowed)."""
         with self._lock:
-            return len(self._idle[False]) + len(self._idle[True])
+            return sum(len(self._idle[lane]) * self._jobs[lane] for lane in (False, True))
 
     def run(self, blob: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         return self.run_all([blob])[0]
 
     def run_all(self, blobs: Sequence[NDArray[np.float32]]) -> list[list[NDArray[np.float32]]]:
-        single = len(blobs) == 1
-        requests = self._borrow(single, min(self.parallel, len(blobs)))
+        """Blobs of the static batch size (two or more) in parallel on the batch lane, the rest one after
+        the other on the dynamic lane."""
+        results: list[list[NDArray[np.float32]]] = [[] for _ in blobs]
+        on_batches = [
+            i for i, blob in enumerate(blobs) if len(blobs) > 1 and self._fits_batch_lane(blob.shape[0])
+        ]
+        others = sorted(set(range(len(blobs))) - set(on_batches))
+        for single, chosen in ((False, on_batches), (True, others)):
+            if chosen:
+                self._run_lane(single, [blobs[i] for i in chosen], [results[i] for i in chosen])
+        return results
+
+    def _fits_batch_lane(self, size: int) -> bool:
+        return self.batch is None or size == self.batch
+
+    def _run_lane(
+        self, single: bool, blobs: list[NDArray[np.float32]], into: list[list[NDArray[np.float32]]]
+    ) -> None:
+        """Each stream takes the next blob as soon as it is free (an ``AsyncInferQueue``: measured 2.47
+        against 2.70 ms per face when every stream waited for the slowest of a wave)."""
+        queue = self._borrow(single)
+
+        def keep(request: ov.InferRequest, index: int) -> None:
+            into[index] += [request.get_tensor(output).data.copy() for output in self._outputs]
+
         try:
-            results: list[list[NDArray[np.float32]]] = []
-            for start in range(0, len(blobs), len(requests)):
-                wave = list(zip(requests, blobs[start : start + len(requests)], strict=False))
-                for request, blob in wave:
-                    request.start_async({0: blob}, share_inputs=True)
-                for request, _ in wave:
-                    request.wait()
-                    results.append([request.get_tensor(output).data.copy() for output in self._outputs])
-            return results
+            queue.set_callback(keep)
+            for index, blob in enumerate(blobs):
+                queue.start_async({0: blob}, index, share_inputs=True)
+            queue.wait_all()
         finally:
             with self._lock:
-                self._idle[single] += requests
+                self._idle[single].append(queue)
 
-    def _borrow(self, single: bool, count: int) -> list[ov.InferRequest]:
+    def _borrow(self, single: bool) -> ov.AsyncInferQueue:
         with self._lock:
-            idle = self._idle[single]
-            taken = [idle.pop() for _ in range(min(count, len(idle)))]
-        return taken + [self._lanes[single].create_infer_request() for _ in range(count - len(taken))]
+            if self._idle[single]:
+                return self._idle[single].pop()
+        return ov.AsyncInferQueue(self._lanes[single], self._jobs[single])
