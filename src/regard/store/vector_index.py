@@ -40,6 +40,10 @@ class IndexSettings:
     """Chosen by ``bench/bench_search.py``; see ``bench/results/search.md``."""
 
     hnsw_threshold: int = 20_000  # below this many vectors exact search is fast enough (< ~2 ms)
+    # A graph of at least this many vectors is built by a background thread while searches stay exact: the
+    # 20k-vector graph took 30-100 s to build on 2 cores, and a lost 100k graph 886 s at start-up.
+    background_build: int = 5_000
+    build_chunk: int = 5_000  # vectors per graph insertion call; a closing store waits for one at most
     dtype: str = "f16"  # stored vector precision in the graph; exact re-scoring uses float32
     # At 1M, connectivity 32 / expansion_add 256 reach recall@10 1.0 at ef 128 (graph p50 1.9 ms), where
     # 16 / 128 plateau at 0.98 whatever the ef; the price is a 3.7x longer build (43 min for 1M on 2 cores).
@@ -73,6 +77,11 @@ class FlatIndex:
 
     def vectors(self) -> tuple[Keys, Matrix]:
         return self._keys[: self._n].copy(), self._vecs[: self._n].copy()
+
+    def rows(self, keys: Keys) -> tuple[Keys, Matrix]:
+        """Those of ``keys`` still present, with copies of their vectors."""
+        at = [self._row[k] for k in keys.tolist() if k in self._row]
+        return self._keys[at], self._vecs[at]
 
     def add(self, keys: Keys, vecs: Matrix) -> None:
         fresh = [i for i, k in enumerate(keys.tolist()) if k not in self._row]
@@ -352,10 +361,19 @@ class VectorIndex:
         self._hnsw: HnswIndex | None = None
         self._lock = _RWLock()
         self.dirty = False
+        self._builder: threading.Thread | None = None
+        self._generation = 0  # bumped by ``clear``: a graph built for an older generation is thrown away
+        self._closing = threading.Event()
 
     @property
     def approximate(self) -> bool:
         return self._hnsw is not None
+
+    @property
+    def building(self) -> bool:
+        """Whether a background thread is building the graph (searches are exact meanwhile)."""
+        builder = self._builder
+        return builder is not None and builder.is_alive()
 
     def __len__(self) -> int:
         impl = self._hnsw or self._flat
@@ -366,23 +384,23 @@ class VectorIndex:
         """Agree with the database: load the saved graph (if any), add missing keys, remove extra ones.
 
         ``fetch(keys)`` returns the float32 vectors of those keys from the database. A graph whose sampled
-        vectors differ from the database's is rebuilt, so a stale or foreign file cannot survive start-up.
+        vectors differ from the database's is rebuilt, so a stale or foreign file cannot survive start-up;
+        a large one is rebuilt in the background while searches are exact.
         """
         with self._lock.write():
-            if len(db_keys) < self.settings.hnsw_threshold:
-                self._drop_file()
-                self._flat = FlatIndex(self.ndim)
-                self._flat.add(db_keys, fetch(db_keys))
-                self._hnsw = None
-                return
-            hnsw = HnswIndex.load(self.path, self.ndim, self.settings) if self.path.exists() else None
-            if hnsw is not None and not self._agrees(hnsw, db_keys, fetch):
-                hnsw = None
+            hnsw = None
+            if len(db_keys) >= self.settings.hnsw_threshold and self.path.exists():
+                hnsw = HnswIndex.load(self.path, self.ndim, self.settings)
+                if hnsw is not None and not self._agrees(hnsw, db_keys, fetch):
+                    hnsw = None
             if hnsw is None:
                 self._drop_file()
-                hnsw = HnswIndex(self.ndim, self.settings)
-                hnsw.add(db_keys, fetch(db_keys))
-                self.dirty = True
+                self._flat = FlatIndex(self.ndim)
+                for start in range(0, len(db_keys), 50_000):
+                    chunk = db_keys[start : start + 50_000]
+                    self._flat.add(chunk, fetch(chunk))
+                self._hnsw = None
+                promote = len(db_keys) >= self.settings.hnsw_threshold
             else:
                 have = hnsw.keys()
                 missing = np.setdiff1d(db_keys, have, assume_unique=True)
@@ -400,7 +418,10 @@ class VectorIndex:
                     len(missing),
                     len(extra),
                 )
-            self._hnsw, self._flat = hnsw, None
+                self._hnsw, self._flat = hnsw, None
+                promote = False
+        if promote:
+            self._start_build()
 
     def _agrees(self, hnsw: HnswIndex, db_keys: Keys, fetch: Fetch) -> bool:
         have = hnsw.keys()
@@ -420,26 +441,70 @@ class VectorIndex:
                 return
             assert self._flat is not None
             self._flat.add(keys, vecs)
-            if len(self._flat) < self.settings.hnsw_threshold:
+            if len(self._flat) < self.settings.hnsw_threshold or self.building:
                 return
-            snap_keys, snap_vecs = self._flat.vectors()
-        self._promote(snap_keys, snap_vecs)
+        self._start_build()
 
-    def _promote(self, snap_keys: Keys, snap_vecs: Matrix) -> None:
-        """Build the graph outside the lock (searches use the exact matrix meanwhile), then swap it in."""
+    def _start_build(self) -> None:
+        """Build the graph now when it is small, else in a background thread (``wait_built`` joins it)."""
+        with self._lock.read():
+            if self._hnsw is not None or self.building or self._closing.is_set():
+                return
+            generation, size = self._generation, len(self._flat or ())
+        if size < self.settings.background_build:
+            self._promote(generation)
+            return
+        self._builder = threading.Thread(
+            target=self._promote, args=(generation,), name=f"regard-graph-{self.path.stem}", daemon=True
+        )
+        self._builder.start()
+
+    def wait_built(self, timeout: float | None = None) -> bool:
+        """Wait for a background graph build; returns whether none is running any more."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+        return not self.building
+
+    def _promote(self, generation: int) -> None:
+        """Build the graph outside the lock (searches use the exact matrix meanwhile), catching up with
+        vectors added meanwhile until few are left, then swap it in under the lock with the last of them.
+        """
         hnsw = HnswIndex(self.ndim, self.settings)
-        hnsw.add(snap_keys, snap_vecs)
-        snap_vecs.fill(0)
+        built = np.empty(0, np.int64)
+        chunk = self.settings.build_chunk
+        while True:
+            with self._lock.read():
+                if self._flat is None or self._generation != generation or self._closing.is_set():
+                    return
+                now_keys = self._flat.keys()
+            fresh = now_keys[np.isin(now_keys, built, invert=True)]
+            if len(fresh) <= chunk // 10:
+                break
+            for start in range(0, len(fresh), chunk):
+                with self._lock.read():
+                    if self._flat is None or self._generation != generation or self._closing.is_set():
+                        return
+                    part, vecs = self._flat.rows(fresh[start : start + chunk])
+                hnsw.add(part, vecs)
+                vecs.fill(0)
+                built = np.concatenate([built, part])
         with self._lock.write():
-            if self._flat is None:
+            if self._flat is None or self._generation != generation or self._closing.is_set():
                 return
             now_keys, now_vecs = self._flat.vectors()
-            fresh = np.isin(now_keys, snap_keys, invert=True)
-            hnsw.add(now_keys[fresh], now_vecs[fresh])  # changes made while the graph was built
-            hnsw.remove(snap_keys[np.isin(snap_keys, now_keys, invert=True)].tolist())
+            fresh = np.isin(now_keys, built, invert=True)
+            hnsw.add(now_keys[fresh], now_vecs[fresh])  # the last changes made while the graph was built
+            hnsw.remove(built[np.isin(built, now_keys, invert=True)].tolist())
             now_vecs.fill(0)
             self._flat.remove(now_keys.tolist())  # zero the exact copy before letting it go
             self._hnsw, self._flat, self.dirty = hnsw, None, True
+        log.info("vector index %s: graph of %d vectors built", self.path.name, len(hnsw))
+
+    def close(self) -> None:
+        """Stop a background build (within one ``build_chunk``); the next start builds again."""
+        self._closing.set()
+        self.wait_built()
 
     def remove(self, keys: Iterable[int]) -> int:
         with self._lock.write():
@@ -455,6 +520,7 @@ class VectorIndex:
     def clear(self) -> None:
         """Forget every vector and delete the saved graph (DeleteCollection)."""
         with self._lock.write():
+            self._generation += 1
             if self._flat is not None:
                 self._flat.remove(self._flat.keys().tolist())
             self._hnsw = None

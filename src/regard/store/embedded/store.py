@@ -112,6 +112,8 @@ class EmbeddedStore:
             self._stop.set()
             self._wake.set()
         self._saver.join()
+        for index in list(self._indexes.values()):
+            index.close()  # a graph still being built is built again from the database at the next start
         with self._wlock:
             try:
                 self._save_indexes()
