@@ -159,8 +159,8 @@ class OpenVinoModel:
             queue.set_callback(keep)
             for index, blob in enumerate(blobs):
                 queue.start_async({0: blob}, index, share_inputs=True)
-            queue.wait_all()
         finally:
+            queue.wait_all()  # also after a failed start: no request goes back to the pool still running
             with self._lock:
                 self._idle[single].append(queue)
 
