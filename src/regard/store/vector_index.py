@@ -362,6 +362,7 @@ class VectorIndex:
         self._lock = _RWLock()
         self.dirty = False
         self._builder: threading.Thread | None = None
+        self._starting = threading.Lock()  # one builder at a time, whoever asks for it
         self._generation = 0  # bumped by ``clear``: a graph built for an older generation is thrown away
         self._closing = threading.Event()
 
@@ -447,17 +448,18 @@ class VectorIndex:
 
     def _start_build(self) -> None:
         """Build the graph now when it is small, else in a background thread (``wait_built`` joins it)."""
-        with self._lock.read():
-            if self._hnsw is not None or self.building or self._closing.is_set():
+        with self._starting:
+            with self._lock.read():
+                if self._hnsw is not None or self.building or self._closing.is_set():
+                    return
+                generation, size = self._generation, len(self._flat or ())
+            if size < self.settings.background_build:
+                self._promote(generation)
                 return
-            generation, size = self._generation, len(self._flat or ())
-        if size < self.settings.background_build:
-            self._promote(generation)
-            return
-        self._builder = threading.Thread(
-            target=self._promote, args=(generation,), name=f"regard-graph-{self.path.stem}", daemon=True
-        )
-        self._builder.start()
+            self._builder = threading.Thread(
+                target=self._promote, args=(generation,), name=f"regard-graph-{self.path.stem}", daemon=True
+            )
+            self._builder.start()
 
     def wait_built(self, timeout: float | None = None) -> bool:
         """Wait for a background graph build; returns whether none is running any more."""
