@@ -16,7 +16,7 @@ from regard.vision.alignment import align_faces
 from regard.vision.engine import FaceEngine
 from regard.vision.image import read_image_file
 from regard.vision.runtimes import Plan, plan
-from regard.vision.runtimes.base import waves
+from regard.vision.runtimes.base import batches
 from regard.vision.runtimes.openvino_model import OpenVinoModel, cpu_has_bf16
 from regard.vision.sessions import default_threads
 
@@ -153,22 +153,13 @@ def test_threads_share_one_compiled_model_and_get_the_same_embeddings(engine, fa
     assert 1 <= model.idle_requests <= 4 * (model.parallel + 1)
 
 
-def test_waves_split_batches_evenly_over_the_streams() -> None:
-    sizes = lambda *args: [[s.stop - s.start for s in wave] for wave in waves(*args)]  # noqa: E731
-    assert sizes(115, 16, 2) == [[16, 16], [16, 16], [16, 16], [10, 9]]
-    assert sizes(3, 16, 2) == [[2, 1]] and sizes(1, 16, 2) == [[1]] and sizes(0, 16, 2) == []
-    assert sizes(70, 32, 1) == [[32], [32], [6]]
-    covered = [i for wave in waves(101, 8, 3) for part in wave for i in range(part.start, part.stop)]
-    assert covered == list(range(101))
-
-
-def test_waves_of_a_fixed_batch_size_leave_one_partial_batch() -> None:
-    sizes = lambda *args: [[s.stop - s.start for s in wave] for wave in waves(*args, fixed=True)]  # noqa: E731
-    assert sizes(21, 8, 2) == [[8, 8], [5]]
-    assert sizes(24, 8, 2) == [[8, 8], [8]]
-    assert sizes(3, 8, 2) == [[3]] and sizes(8, 8, 2) == [[8]] and sizes(0, 8, 2) == []
-    parts = [part for wave in waves(101, 8, 3, fixed=True) for part in wave]
-    covered = [i for part in parts for i in range(part.start, part.stop)]
+def test_batches_of_a_fixed_size_leave_one_partial_batch() -> None:
+    sizes = lambda *args: [part.stop - part.start for part in batches(*args)]  # noqa: E731
+    assert sizes(21, 8) == [8, 8, 5]
+    assert sizes(24, 8) == [8, 8, 8]
+    assert sizes(70, 32) == [32, 32, 6]
+    assert sizes(3, 8) == [3] and sizes(8, 8) == [8] and sizes(0, 8) == []
+    covered = [i for part in batches(101, 8) for i in range(part.start, part.stop)]
     assert covered == list(range(101))
 
 

@@ -53,35 +53,21 @@ class CompiledModel(Protocol):
         ...
 
 
-def waves(count: int, batch: int, parallel: int, *, fixed: bool = False) -> Iterator[list[slice]]:
-    """Batches for ``count`` items on a model that runs ``parallel`` inputs at once: waves of at most
-    ``parallel`` slices, each at most ``batch`` long, a wave's slices of equal size (so no stream waits long
-    for another); with ``parallel`` 1, plain batches of ``batch``. ``fixed``: every slice but the last is
-    exactly ``batch`` long (a model compiled for that batch size), the rest is a wave of its own.
+def batches(count: int, size: int) -> list[slice]:
+    """``count`` items in slices of ``size``, the last one shorter when ``size`` does not divide ``count``.
+
+    Plain batches are what every runtime wants now: onnxruntime runs one at a time, and OpenVINO runs full
+    batches of its static size in parallel, each stream taking the next as soon as it is free, and the
+    shorter last one on its dynamic model (``OpenVinoModel.run_all``).
     """
-    if fixed:
-        full = count - count % batch
-        for start in range(0, full, batch * parallel):
-            yield [slice(i, i + batch) for i in range(start, min(full, start + batch * parallel), batch)]
-        if full < count:
-            yield [slice(full, count)]
-        return
-    for start in range(0, count, batch * parallel):
-        end = min(count, start + batch * parallel)
-        size = min(batch, -(-(end - start) // parallel))
-        yield [slice(i, min(i + size, end)) for i in range(start, end, size)]
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def run_batched(
     model: CompiledModel, count: int, batch: int, blob_for: Callable[[slice], NDArray[np.float32]]
 ) -> Iterator[tuple[slice, list[NDArray[np.float32]]]]:
-    """``(part, outputs)`` for ``count`` items run through ``model`` in the ``waves`` it runs best, each
-    part's input blob built by ``blob_for(part)``: the one batching loop of every face model. A model
-    compiled for one batch size gets batches of that size (``batch`` is then ignored)."""
-    fixed = model.batch
-    parts = [
-        part
-        for wave in waves(count, fixed or batch, model.parallel, fixed=fixed is not None)
-        for part in wave
-    ]
+    """``(part, outputs)`` for ``count`` items run through ``model`` in batches, each part's input blob built
+    by ``blob_for(part)``: the one batching loop of every face model. A model compiled for one batch size
+    gets batches of that size (``batch`` is then ignored)."""
+    parts = batches(count, model.batch or batch)
     yield from zip(parts, model.run_all([blob_for(part) for part in parts]), strict=True)

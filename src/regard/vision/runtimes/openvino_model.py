@@ -133,17 +133,13 @@ class OpenVinoModel:
         """Blobs of the static batch size (two or more) in parallel on the batch lane, the rest one after
         the other on the dynamic lane."""
         results: list[list[NDArray[np.float32]]] = [[] for _ in blobs]
-        on_batches = [
-            i for i, blob in enumerate(blobs) if len(blobs) > 1 and self._fits_batch_lane(blob.shape[0])
-        ]
-        others = sorted(set(range(len(blobs))) - set(on_batches))
-        for single, chosen in ((False, on_batches), (True, others)):
+        lanes: dict[bool, list[int]] = {False: [], True: []}  # single (dynamic) lane or not -> blob indexes
+        for i, blob in enumerate(blobs):
+            lanes[len(blobs) == 1 or self.batch not in (None, blob.shape[0])].append(i)
+        for single, chosen in lanes.items():
             if chosen:
                 self._run_lane(single, [blobs[i] for i in chosen], [results[i] for i in chosen])
         return results
-
-    def _fits_batch_lane(self, size: int) -> bool:
-        return self.batch is None or size == self.batch
 
     def _run_lane(
         self, single: bool, blobs: list[NDArray[np.float32]], into: list[list[NDArray[np.float32]]]
