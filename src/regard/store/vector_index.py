@@ -275,6 +275,13 @@ class HnswIndex:
         return int(self._index.memory_usage)
 
 
+def _add_fetched(index: FlatIndex | HnswIndex, keys: Keys, fetch: Fetch) -> None:
+    """Add ``keys`` with their vectors read from the database, 50,000 at a time (bounded memory)."""
+    for start in range(0, len(keys), 50_000):
+        chunk = keys[start : start + 50_000]
+        index.add(chunk, fetch(chunk))
+
+
 def _dtype_name(index: Index) -> str:
     return str(index.dtype).lower().split(".")[-1]
 
@@ -397,9 +404,7 @@ class VectorIndex:
             if hnsw is None:
                 self._drop_file()
                 self._flat = FlatIndex(self.ndim)
-                for start in range(0, len(db_keys), 50_000):
-                    chunk = db_keys[start : start + 50_000]
-                    self._flat.add(chunk, fetch(chunk))
+                _add_fetched(self._flat, db_keys, fetch)
                 self._hnsw = None
                 promote = len(db_keys) >= self.settings.hnsw_threshold
             else:
@@ -409,9 +414,7 @@ class VectorIndex:
                 if len(extra):
                     hnsw.remove(extra.tolist())
                     self._drop_file()
-                for start in range(0, len(missing), 50_000):
-                    chunk = missing[start : start + 50_000]
-                    hnsw.add(chunk, fetch(chunk))
+                _add_fetched(hnsw, missing, fetch)
                 self.dirty = bool(len(missing) or len(extra))
                 log.info(
                     "vector index %s: %d added, %d removed at start-up",
@@ -442,9 +445,9 @@ class VectorIndex:
                 return
             assert self._flat is not None
             self._flat.add(keys, vecs)
-            if len(self._flat) < self.settings.hnsw_threshold or self.building:
+            if len(self._flat) < self.settings.hnsw_threshold:
                 return
-        self._start_build()
+        self._start_build()  # unless one is running
 
     def _start_build(self) -> None:
         """Build the graph now when it is small, else in a background thread (``wait_built`` joins it)."""
@@ -477,7 +480,7 @@ class VectorIndex:
         chunk = self.settings.build_chunk
         while True:
             with self._lock.read():
-                if self._flat is None or self._generation != generation or self._closing.is_set():
+                if self._abandoned(generation):
                     return
                 now_keys = self._flat.keys()
             fresh = now_keys[np.isin(now_keys, built, invert=True)]
@@ -485,14 +488,14 @@ class VectorIndex:
                 break
             for start in range(0, len(fresh), chunk):
                 with self._lock.read():
-                    if self._flat is None or self._generation != generation or self._closing.is_set():
+                    if self._abandoned(generation):
                         return
                     part, vecs = self._flat.rows(fresh[start : start + chunk])
                 hnsw.add(part, vecs)
                 vecs.fill(0)
                 built = np.concatenate([built, part])
         with self._lock.write():
-            if self._flat is None or self._generation != generation or self._closing.is_set():
+            if self._abandoned(generation):
                 return
             now_keys, now_vecs = self._flat.vectors()
             fresh = np.isin(now_keys, built, invert=True)
@@ -502,6 +505,11 @@ class VectorIndex:
             self._flat.remove(now_keys.tolist())  # zero the exact copy before letting it go
             self._hnsw, self._flat, self.dirty = hnsw, None, True
         log.info("vector index %s: graph of %d vectors built", self.path.name, len(hnsw))
+
+    def _abandoned(self, generation: int) -> bool:
+        """Whether a build begun at ``generation`` is moot (a graph is in, the collection was cleared, or
+        the store is closing); call under the lock."""
+        return self._flat is None or self._generation != generation or self._closing.is_set()
 
     def close(self) -> None:
         """Stop a background build (within one ``build_chunk``); the next start builds again."""
