@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,9 @@ from pathlib import Path
 from machine import describe, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.fuzz.launch import run_target  # noqa: E402  (the repository root is not on the path of a script)
+
 FUZZ = ROOT / "tests" / "fuzz"
 RESULTS = ROOT / "bench" / "results"
 _STATS = re.compile(r"#(\d+)\s+DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)/")
@@ -30,20 +32,13 @@ def run(target: str, seconds: int, work: Path, findings: Path) -> dict[str, obje
     shutil.copytree(FUZZ / "corpus" / target, corpus)
     seeds = len(list(corpus.iterdir()))
     started = time.perf_counter()
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(FUZZ / "targets.py"),
-            target,
-            f"-max_total_time={seconds}",
-            "-max_len=65536",
-            "-timeout=30",
-            "-rss_limit_mb=2048",
-            f"-artifact_prefix={findings}/{target}-",
-            str(corpus),
-        ],
-        capture_output=True,
-        text=True,
+    done = run_target(
+        target,
+        corpus,
+        f"{findings}/{target}-",
+        f"-max_total_time={seconds}",
+        "-max_len=65536",
+        "-timeout=30",
     )
     elapsed = time.perf_counter() - started
     stats = _STATS.findall(done.stderr)
