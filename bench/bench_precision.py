@@ -19,7 +19,7 @@ FNMR within +0.5 point of fp32 and no false match at 80; the median and minimum 
 fp32 embeddings of the same face (gate: >= 0.98).
 
 Speed: embedding ms per face, batched (the 115 aligned faces of players.jpg as ``Recogniser.embed`` runs
-them: onnxruntime in batches of 32, OpenVINO in batches of 16 on one stream per core), 2 threads,
+them: onnxruntime in batches of 32, OpenVINO in static batches of 8 on one stream per core), 2 threads,
 onnxruntime fp32 / OpenVINO fp32 / OpenVINO bf16, wall time, interleaved, median of ``--runs``.
 
 ``--int8`` (needs ``pip install nncf``, not a Regard dependency) adds OpenVINO int8: the recogniser quantised
@@ -53,7 +53,9 @@ from regard.vision.alignment import align_faces
 from regard.vision.embedding import Recogniser
 from regard.vision.engine import FaceEngine
 from regard.vision.image import read_image_file
+from regard.vision.runtimes.base import BF16, FP32, OPENVINO, Plan
 from regard.vision.runtimes.openvino_model import OpenVinoModel, core, cpu_has_bf16, ov
+from regard.vision.sessions import default_threads
 from regard.vision.similarity import cosine_from_similarity
 
 THRESHOLD = 80.0
@@ -132,13 +134,16 @@ def int8_recogniser(engine: FaceEngine) -> Recogniser:
     # Mul/Add made the embeddings meaningless (cosine to fp32 about 0.05); on the original, 0.965.
     model = core().read_model(recogniser.read_verified())
     quantised = nncf.quantize(model, nncf.Dataset(blobs), subset_size=len(blobs))  # batches of 16
-    config = {
-        "INFERENCE_PRECISION_HINT": "bf16" if cpu_has_bf16() else "f32",
-        "INFERENCE_NUM_THREADS": 2,
-        "PERFORMANCE_HINT": "LATENCY",
-        "ENABLE_CPU_PINNING": False,
-    }
-    compiled = OpenVinoModel(core().compile_model(quantised, "CPU", config), "int8")
+    # Compiled as the shipped recogniser is (static batches on one stream per core, a dynamic lane for the
+    # rest), its unquantised layers in bf16 where the CPU has it: the comparison is of precision alone.
+    compiled = OpenVinoModel.compile(
+        quantised,
+        name="int8 recogniser",
+        precision=BF16 if cpu_has_bf16() else FP32,
+        threads=default_threads(),
+        fixed_input=True,
+    )
+    compiled.plan = Plan(OPENVINO, "int8")
     print(f"int8: calibrated on {len(faces)} faces", file=sys.stderr)
     return Recogniser(compiled, norm, engine.embedding_size)
 
