@@ -80,7 +80,8 @@ def main() -> None:
     text = f"""# Fuzzing
 
 `.venv/bin/python bench/fuzz.py --seconds {args.seconds}`: atheris (libFuzzer) on tests/fuzz/targets.py, from
-the seed corpora in tests/fuzz/corpus. Coverage counts edges in the instrumented Python modules (Regard's, and Pillow's for the image target).
+the seed corpora in tests/fuzz/corpus. Coverage counts edges in the instrumented Python modules
+(Regard's, and Pillow's for the image target).
 
 | target | seconds | runs | runs/s | coverage | features | corpus (seeds -> end) | findings |
 |---|---|---|---|---|---|---|---|
