@@ -279,8 +279,10 @@ def write_report(
         f"{search['embed']:.0f} ms; the store's search of the {report['queries']} faces against "
         f"{args.faces}, one batch {search['batch']:.1f} ms (as {report['queries']} separate searches "
         f"{search['loop']:.1f} ms, "
-        f"{search['loop'] / search['batch']:.1f}x more); the rest (decoding, FaceDetails, the audit record) "
-        f"about {max(medians['service'] - search['detect'] - search['embed'] - search['batch'], 0):.0f} ms.",
+        f"{search['loop'] / search['batch']:.1f}x more). Each part is timed on its own, interleaved with the "
+        f"others, so their sum ({search['detect'] + search['embed'] + search['batch']:.0f} ms) moves apart "
+        f"from the call's median ({medians['service']:.0f} ms) by more than decoding, FaceDetails and the "
+        "audit record take: the embeddings' time alone varies by about 25 % from one series to the next.",
         "",
         f"Answer: {report['recognized']} face(s) recognized at similarity 80: "
         f"{', '.join(report['named']) or '-'} "
