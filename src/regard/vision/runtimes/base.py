@@ -35,11 +35,6 @@ class CompiledModel(Protocol):
     def plan(self) -> Plan: ...
 
     @property
-    def parallel(self) -> int:
-        """How many inputs ``run_all`` runs at once (1: one after the other)."""
-        ...
-
-    @property
     def batch(self) -> int | None:
         """The batch size the model was compiled for (its fastest), or None when any size runs as fast."""
         ...
@@ -49,7 +44,7 @@ class CompiledModel(Protocol):
         ...
 
     def run_all(self, blobs: Sequence[NDArray[np.float32]]) -> list[list[NDArray[np.float32]]]:
-        """``run`` of each blob, in order; up to ``parallel`` of them at the same time."""
+        """``run`` of each blob, in order; a runtime may run several of them at the same time."""
         ...
 
 

@@ -19,7 +19,6 @@ class OnnxRuntimeModel:
     """An onnxruntime session (thread-safe for ``run``) with one input."""
 
     plan = Plan(ONNXRUNTIME, FP32)
-    parallel = 1
     batch = None  # onnxruntime runs any batch size as fast
 
     def __init__(self, session: ort.InferenceSession) -> None:

@@ -76,7 +76,7 @@ class OpenVinoModel:
         self._outputs = list(compiled.outputs)
         self._lock = threading.Lock()
         self.plan = Plan(OPENVINO, precision)
-        self.parallel = int(compiled.get_property("NUM_STREAMS"))
+        self.parallel = int(compiled.get_property("NUM_STREAMS"))  # batches the batch lane runs at once
         self.batch = batch
         self._jobs = {False: self.parallel, True: 1}
 
